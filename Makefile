@@ -1,0 +1,21 @@
+# Two commands do everything on a fresh Debian machine:
+#   make demo   set up, then show what uring does (probe, PI sidecars, bench)
+#   make test   set up, then run every test on Deno and on Bun
+.PHONY: setup demo test bench check
+
+setup:
+	@bash scripts/setup.sh
+
+demo: setup
+	@bash scripts/demo.sh
+
+test:
+	@bash scripts/test.sh
+
+bench: setup
+	@bash bench/run.sh
+
+check: setup
+	@node_modules/.bin/deno check mod.ts ffi/ structs/ ring/ pi/ tests/ bench/
+	@node_modules/.bin/deno lint
+	@node_modules/.bin/deno fmt --check

@@ -1,0 +1,118 @@
+/**
+ * The Bun side of the FFI boundary (`bun:ffi`). Only `ffi/mod.ts` imports
+ * this file, and only when running on Bun.
+ *
+ * @module
+ */
+import type {
+  LoadedSymbols,
+  NativeType,
+  RuntimeFfi,
+  SymbolTable,
+} from "./types.ts";
+
+/** The part of `bun:ffi` this project uses, typed here so `deno check` passes. */
+interface BunFfiModule {
+  dlopen(
+    path: string,
+    table: Record<string, { args: string[]; returns: string }>,
+  ): { symbols: Record<string, (...args: unknown[]) => unknown> };
+  ptr(view: ArrayBufferView | ArrayBuffer, byteOffset?: number): number;
+  toArrayBuffer(
+    address: number,
+    byteOffset: number,
+    length: number,
+  ): ArrayBuffer;
+}
+
+// A computed specifier keeps Deno's module graph from trying to resolve the
+// `bun:` scheme when it type-checks the project.
+const specifier = ["bun", "ffi"].join(":");
+const bunFfi = (await import(specifier)) as BunFfiModule;
+
+/** Neutral → Bun. `i64_fast` returns a number whenever it is exact. */
+const TYPES: Record<NativeType, string> = {
+  void: "void",
+  i8: "i8",
+  u8: "u8",
+  i16: "i16",
+  u16: "u16",
+  i32: "i32",
+  u32: "u32",
+  i64: "i64_fast",
+  u64: "u64_fast",
+  f64: "f64",
+  address: "ptr",
+  buffer: "ptr",
+};
+
+function bind(
+  path: string,
+  table: SymbolTable,
+): Record<string, (...args: unknown[]) => unknown> {
+  const bunTable: Record<string, { args: string[]; returns: string }> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    bunTable[name] = {
+      args: spec.args.map((t) => TYPES[t]),
+      returns: TYPES[spec.result],
+    };
+  }
+  return bunFfi.dlopen(path, bunTable).symbols;
+}
+
+function open<T extends SymbolTable>(
+  path: string,
+  table: T,
+): LoadedSymbols<T> {
+  let symbols: Record<string, (...args: unknown[]) => unknown>;
+  try {
+    symbols = bind(path, table);
+  } catch (error) {
+    // Bun fails a whole dlopen when one symbol is missing: bind the required
+    // symbols together and each optional one on its own.
+    const required = Object.fromEntries(
+      Object.entries(table).filter(([, spec]) => !spec.optional),
+    );
+    if (Object.keys(required).length === Object.keys(table).length) throw error;
+    symbols = bind(path, required);
+    for (const [name, spec] of Object.entries(table)) {
+      if (!spec.optional) continue;
+      try {
+        Object.assign(symbols, bind(path, { [name]: spec }));
+      } catch {
+        // Absent from this library version: left undefined on purpose.
+      }
+    }
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    const fn = symbols[name];
+    if (fn === undefined) continue;
+    // A NULL `ptr` result comes back as null; callers expect the number 0.
+    out[name] = spec.result === "address"
+      ? (...args: unknown[]) => (fn(...args) as number | null) ?? 0
+      : fn;
+  }
+  return out as LoadedSymbols<T>;
+}
+
+function addressOf(view: ArrayBufferView | ArrayBuffer): number {
+  if (view.byteLength === 0) return 0;
+  // Reading `.buffer` makes JavaScriptCore move a small typed array out of
+  // the GC heap into fixed memory, so the address stays valid.
+  if (ArrayBuffer.isView(view)) void view.buffer;
+  return bunFfi.ptr(view);
+}
+
+function memoryAt(address: number, length: number): ArrayBuffer {
+  if (address === 0) throw new RangeError("memoryAt: address is 0");
+  return bunFfi.toArrayBuffer(address, 0, length);
+}
+
+/** The Bun implementation of {@linkcode RuntimeFfi}. */
+export const runtime: RuntimeFfi = {
+  name: "bun",
+  open,
+  addressOf,
+  memoryAt,
+};

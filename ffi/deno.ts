@@ -1,0 +1,82 @@
+/**
+ * The Deno side of the FFI boundary (`Deno.dlopen`). Only `ffi/mod.ts`
+ * imports this file, and only when running on Deno.
+ *
+ * @module
+ */
+import type {
+  LoadedSymbols,
+  NativeType,
+  RuntimeFfi,
+  SymbolTable,
+} from "./types.ts";
+
+type DenoType = Deno.NativeType | "void";
+
+/** Neutral → Deno: addresses travel as `usize` so plain numbers can be passed. */
+const ARG_TYPES: Record<NativeType, DenoType> = {
+  void: "void",
+  i8: "i8",
+  u8: "u8",
+  i16: "i16",
+  u16: "u16",
+  i32: "i32",
+  u32: "u32",
+  i64: "i64",
+  u64: "u64",
+  f64: "f64",
+  address: "usize",
+  buffer: "buffer",
+};
+
+/** Deno returns 64-bit results as bigint; these get a `Number()` wrapper. */
+const WIDE_RESULTS = new Set<NativeType>(["i64", "u64", "address"]);
+
+function open<T extends SymbolTable>(
+  path: string,
+  table: T,
+): LoadedSymbols<T> {
+  const denoTable: Record<string, Deno.ForeignFunction> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    denoTable[name] = {
+      parameters: spec.args.map((t) => ARG_TYPES[t]) as Deno.NativeType[],
+      result: ARG_TYPES[spec.result] as Deno.NativeResultType,
+      optional: spec.optional,
+    };
+  }
+  const lib = Deno.dlopen(path, denoTable);
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    // deno-lint-ignore no-explicit-any
+    const fn = (lib.symbols as any)[name];
+    if (fn === null || fn === undefined) continue;
+    out[name] = WIDE_RESULTS.has(spec.result)
+      // deno-lint-ignore no-explicit-any
+      ? (...args: any[]) => Number(fn(...args))
+      : fn;
+  }
+  return out as LoadedSymbols<T>;
+}
+
+function addressOf(view: ArrayBufferView | ArrayBuffer): number {
+  if (view.byteLength === 0) return 0;
+  // Reading `.buffer` makes V8 move a small on-heap typed array to a fixed
+  // off-heap backing store, so the address stays valid after a GC.
+  if (ArrayBuffer.isView(view)) void view.buffer;
+  const pointer = Deno.UnsafePointer.of(view as BufferSource);
+  return pointer === null ? 0 : Number(Deno.UnsafePointer.value(pointer));
+}
+
+function memoryAt(address: number, length: number): ArrayBuffer {
+  const pointer = Deno.UnsafePointer.create(BigInt(address));
+  if (pointer === null) throw new RangeError("memoryAt: address is 0");
+  return Deno.UnsafePointerView.getArrayBuffer(pointer, length);
+}
+
+/** The Deno implementation of {@linkcode RuntimeFfi}. */
+export const runtime: RuntimeFfi = {
+  name: "deno",
+  open,
+  addressOf,
+  memoryAt,
+};

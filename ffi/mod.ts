@@ -1,0 +1,225 @@
+/**
+ * The runtime boundary. Picks the Deno or Bun implementation once, loads the
+ * native libraries lazily, and offers the few memory primitives the rest of
+ * the project needs. Nothing outside `ffi/` knows which runtime it is on.
+ *
+ * @module
+ */
+import type { LoadedSymbols, RuntimeFfi } from "./types.ts";
+import { ISAL_SYMBOLS, LIBC_SYMBOLS, LIBURING_SYMBOLS } from "./symbols.ts";
+
+export type {
+  LoadedSymbols,
+  NativeType,
+  SymbolSpec,
+  SymbolTable,
+} from "./types.ts";
+
+// deno-lint-ignore no-explicit-any
+const isDeno = typeof (globalThis as any).Deno?.dlopen === "function";
+
+/** The runtime's FFI implementation, chosen once at load. */
+const rt: RuntimeFfi = isDeno
+  ? (await import("./deno.ts")).runtime
+  : (await import("./bun.ts")).runtime;
+
+/**
+ * Which runtime the library runs on.
+ *
+ * @example
+ * ```ts
+ * import { runtimeName } from "./mod.ts";
+ * console.log(runtimeName); // "deno" or "bun"
+ * ```
+ */
+export const runtimeName: "deno" | "bun" = rt.name;
+
+/**
+ * A native library could not be loaded. The message names the Debian
+ * package that provides it.
+ *
+ * @example
+ * ```ts
+ * import { NativeLibraryError } from "./mod.ts";
+ * const e = new NativeLibraryError("liburing.so.2", "liburing2", "not found");
+ * e.packageName; // "liburing2"
+ * ```
+ */
+export class NativeLibraryError extends Error {
+  override name = "NativeLibraryError";
+  /** The shared object that failed to load. */
+  readonly library: string;
+  /** The Debian package that installs it. */
+  readonly packageName: string;
+  constructor(library: string, packageName: string, cause: unknown) {
+    super(
+      `cannot load ${library}: install the Debian package ${packageName} ` +
+        `(apt-get install ${packageName}) (${
+          cause instanceof Error ? cause.message : String(cause)
+        })`,
+      { cause },
+    );
+    this.library = library;
+    this.packageName = packageName;
+  }
+}
+
+function load<T extends Record<string, { args: readonly unknown[] }>>(
+  names: readonly string[],
+  packageName: string,
+  table: T,
+): LoadedSymbols<T & Record<string, never>> {
+  let lastError: unknown;
+  for (const name of names) {
+    try {
+      // deno-lint-ignore no-explicit-any
+      return rt.open(name, table as any) as any;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw new NativeLibraryError(names[0], packageName, lastError);
+}
+
+let liburingSymbols: LoadedSymbols<typeof LIBURING_SYMBOLS> | undefined;
+let libcSymbols: LoadedSymbols<typeof LIBC_SYMBOLS> | undefined;
+let isalSymbols: LoadedSymbols<typeof ISAL_SYMBOLS> | null | undefined;
+
+/**
+ * The system liburing's raw syscall wrappers, loaded on first use.
+ *
+ * @throws {NativeLibraryError} when `liburing.so.2` is not installed.
+ * @example
+ * ```ts
+ * import { liburing } from "./mod.ts";
+ * const params = new Uint8Array(120);
+ * const fd = liburing().io_uring_setup(4, params); // fd or -errno
+ * ```
+ */
+export function liburing(): LoadedSymbols<typeof LIBURING_SYMBOLS> {
+  return liburingSymbols ??= load(
+    ["liburing.so.2", "liburing.so"],
+    "liburing2",
+    LIBURING_SYMBOLS,
+  );
+}
+
+/**
+ * The C library, loaded on first use.
+ *
+ * @example
+ * ```ts
+ * import { libc } from "./mod.ts";
+ * libc().close(-1); // -1, errno EBADF
+ * ```
+ */
+export function libc(): LoadedSymbols<typeof LIBC_SYMBOLS> {
+  return libcSymbols ??= load(["libc.so.6"], "libc6", LIBC_SYMBOLS);
+}
+
+/**
+ * ISA-L's checksum kernels, or `null` when `libisal.so.2` is not installed.
+ *
+ * @example
+ * ```ts
+ * import { isal } from "./mod.ts";
+ * const lib = isal();
+ * if (lib) lib.crc16_t10dif(0, new TextEncoder().encode("123456789"), 9);
+ * ```
+ */
+export function isal(): LoadedSymbols<typeof ISAL_SYMBOLS> | null {
+  if (isalSymbols !== undefined) return isalSymbols;
+  try {
+    isalSymbols = load(
+      ["libisal.so.2", "libisal.so"],
+      "libisal2",
+      ISAL_SYMBOLS,
+    );
+  } catch {
+    isalSymbols = null;
+  }
+  return isalSymbols;
+}
+
+let errnoView: Int32Array | undefined;
+
+/**
+ * The calling thread's errno, to be read right after a failed libc call.
+ *
+ * @example
+ * ```ts
+ * import { errno, libc } from "./mod.ts";
+ * if (libc().close(-1) < 0) console.log(errno()); // 9 (EBADF)
+ * ```
+ */
+export function errno(): number {
+  // The location is thread-local but fixed for the JS thread, so one view
+  // serves every read.
+  errnoView ??= new Int32Array(rt.memoryAt(libc().__errno_location(), 4));
+  return errnoView[0];
+}
+
+/**
+ * Address of the first byte of a typed array or ArrayBuffer as a bigint
+ * (0n for an empty one). The view is first moved out of the GC heap if the
+ * runtime kept it there, so the address stays valid while the view is alive.
+ *
+ * @example
+ * ```ts
+ * import { addressOf } from "./mod.ts";
+ * const buf = new Uint8Array(4096);
+ * console.log(addressOf(buf) > 0n); // true
+ * ```
+ */
+export function addressOf(view: ArrayBufferView | ArrayBuffer): bigint {
+  return BigInt(rt.addressOf(view));
+}
+
+/**
+ * {@linkcode addressOf} as a plain number: what the SQE writers use, since
+ * user-space addresses fit in 2^53 and numbers avoid bigint allocation.
+ *
+ * @example
+ * ```ts
+ * import { addressNumber } from "./mod.ts";
+ * addressNumber(new Uint8Array(8)) > 0; // true
+ * ```
+ */
+export function addressNumber(view: ArrayBufferView | ArrayBuffer): number {
+  return rt.addressOf(view);
+}
+
+/**
+ * An ArrayBuffer over native memory (an mmap'd ring, a malloc'd block).
+ * The caller must stop using it once that memory is unmapped or freed.
+ *
+ * @example
+ * ```ts
+ * import { addressNumber, memoryAt } from "./mod.ts";
+ * const buf = new Uint8Array(16);
+ * new Uint8Array(memoryAt(addressNumber(buf), 16))[0] = 7; // buf[0] === 7
+ * ```
+ */
+export function memoryAt(address: number, length: number): ArrayBuffer {
+  return rt.memoryAt(address, length);
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * A NUL-terminated UTF-8 copy of a string, for C `const char *` arguments.
+ *
+ * @example
+ * ```ts
+ * import { cString } from "./mod.ts";
+ * cString("/tmp").length; // 5
+ * ```
+ */
+export function cString(text: string): Uint8Array {
+  if (text.includes("\0")) {
+    throw new TypeError("path must not contain NUL characters");
+  }
+  const bytes = new Uint8Array(encoder.encode(text).length + 1);
+  encoder.encodeInto(text, bytes);
+  return bytes;
+}

@@ -1,0 +1,86 @@
+/**
+ * The neutral symbol tables of the native libraries this project calls:
+ * the system liburing (raw syscall wrappers only), libc, and ISA-L.
+ *
+ * @module
+ */
+import type { SymbolTable } from "./types.ts";
+
+/**
+ * liburing's raw syscall wrappers. They return the result or `-errno`
+ * directly, so no errno read is needed on the hot path.
+ *
+ * @example
+ * ```ts
+ * import { LIBURING_SYMBOLS } from "./symbols.ts";
+ * LIBURING_SYMBOLS.io_uring_enter.args.length; // 5
+ * ```
+ */
+export const LIBURING_SYMBOLS = {
+  /** int io_uring_setup(unsigned entries, struct io_uring_params *p) */
+  io_uring_setup: { args: ["u32", "buffer"], result: "i32" },
+  /** int io_uring_enter(int fd, unsigned to_submit, unsigned min_complete, unsigned flags, sigset_t *sig) */
+  io_uring_enter: {
+    args: ["i32", "u32", "u32", "u32", "address"],
+    result: "i32",
+  },
+  /** int io_uring_enter2(fd, to_submit, min_complete, flags, void *arg, size_t sz) */
+  io_uring_enter2: {
+    args: ["i32", "u32", "u32", "u32", "address", "u64"],
+    result: "i32",
+  },
+  /** int io_uring_register(int fd, unsigned opcode, const void *arg, unsigned nr_args) */
+  io_uring_register: {
+    args: ["i32", "u32", "address", "u32"],
+    result: "i32",
+  },
+} as const satisfies SymbolTable;
+
+/**
+ * libc functions. These report failure through errno (read with
+ * `__errno_location` right after the call, on the same thread).
+ *
+ * @example
+ * ```ts
+ * import { LIBC_SYMBOLS } from "./symbols.ts";
+ * LIBC_SYMBOLS.mmap.result; // "address"
+ * ```
+ */
+export const LIBC_SYMBOLS = {
+  mmap: {
+    args: ["address", "u64", "i32", "i32", "i32", "i64"],
+    result: "address",
+  },
+  munmap: { args: ["address", "u64"], result: "i32" },
+  open: { args: ["buffer", "i32", "u32"], result: "i32" },
+  close: { args: ["i32"], result: "i32" },
+  read: { args: ["i32", "address", "u64"], result: "i64" },
+  write: { args: ["i32", "address", "u64"], result: "i64" },
+  pipe2: { args: ["buffer", "i32"], result: "i32" },
+  eventfd: { args: ["u32", "i32"], result: "i32" },
+  ioctl: { args: ["i32", "u64", "address"], result: "i32" },
+  fcntl: { args: ["i32", "i32", "i64"], result: "i32" },
+  fstat: { args: ["i32", "buffer"], result: "i32" },
+  getrlimit: { args: ["i32", "buffer"], result: "i32" },
+  __errno_location: { args: [], result: "address" },
+  uname: { args: ["buffer"], result: "i32" },
+  malloc: { args: ["u64"], result: "address" },
+  free: { args: ["address"], result: "void" },
+  memcpy: { args: ["address", "address", "u64"], result: "address" },
+} as const satisfies SymbolTable;
+
+/**
+ * ISA-L checksum kernels (Debian `libisal2`), used when present.
+ *
+ * @example
+ * ```ts
+ * import { ISAL_SYMBOLS } from "./symbols.ts";
+ * ISAL_SYMBOLS.crc16_t10dif.args; // ["u16", "buffer", "u64"]
+ * ```
+ */
+export const ISAL_SYMBOLS = {
+  /** uint16_t crc16_t10dif(uint16_t init_crc, const unsigned char *buf, uint64_t len) */
+  crc16_t10dif: { args: ["u16", "buffer", "u64"], result: "u16" },
+  /** unsigned int crc32_iscsi(unsigned char *buffer, int len, unsigned int init_crc) */
+  crc32_iscsi: { args: ["buffer", "i32", "u32"], result: "u32" },
+} as const satisfies SymbolTable;

@@ -1,0 +1,114 @@
+/**
+ * The neutral vocabulary of the FFI boundary: symbol tables are written once
+ * in these types and translated to `Deno.dlopen` or `bun:ffi` by the runtime
+ * file that loads them.
+ *
+ * @module
+ */
+
+/**
+ * A native value type in a neutral symbol table.
+ *
+ * - `i8` … `u32`, `f64`: plain numbers.
+ * - `i64`, `u64`: 64-bit integers; arguments take a number or bigint, results
+ *   come back as a number (they are used for sizes, offsets and addresses,
+ *   which stay below 2^53 on x86_64 and arm64 user space).
+ * - `address`: a raw memory address as a number (argument or result).
+ * - `buffer`: a typed array whose first byte is passed as a pointer
+ *   (arguments only).
+ * - `void`: no result.
+ *
+ * @example
+ * ```ts
+ * import type { NativeType } from "./types.ts";
+ * const t: NativeType = "u32";
+ * ```
+ */
+export type NativeType =
+  | "void"
+  | "i8"
+  | "u8"
+  | "i16"
+  | "u16"
+  | "i32"
+  | "u32"
+  | "i64"
+  | "u64"
+  | "f64"
+  | "address"
+  | "buffer";
+
+/**
+ * One foreign function: its argument types and result type.
+ *
+ * @example
+ * ```ts
+ * import type { SymbolSpec } from "./types.ts";
+ * const close: SymbolSpec = { args: ["i32"], result: "i32" };
+ * ```
+ */
+export interface SymbolSpec {
+  readonly args: readonly NativeType[];
+  readonly result: NativeType;
+  /** Symbol may be absent from older library versions without failing the load. */
+  readonly optional?: boolean;
+}
+
+/**
+ * A table of foreign functions by their exported names.
+ *
+ * @example
+ * ```ts
+ * import type { SymbolTable } from "./types.ts";
+ * const table = { getpid: { args: [], result: "i32" } } satisfies SymbolTable;
+ * ```
+ */
+export type SymbolTable = Record<string, SymbolSpec>;
+
+/**
+ * Value a caller may pass for an argument of a native function.
+ *
+ * @example
+ * ```ts
+ * import type { NativeArg } from "./types.ts";
+ * const fd: NativeArg = 3;
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export type NativeArg = number | bigint | ArrayBufferView | any;
+
+/**
+ * The callable symbols of a loaded library; every result is a number
+ * (0 for `void`). Optional symbols the library lacks are `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { LoadedSymbols } from "./types.ts";
+ * declare const libc: LoadedSymbols<{ getpid: { args: []; result: "i32" } }>;
+ * ```
+ */
+export type LoadedSymbols<T extends SymbolTable> = {
+  [K in keyof T]: (...args: NativeArg[]) => number;
+};
+
+/**
+ * What each runtime file (`deno.ts`, `bun.ts`) provides. Nothing else in the
+ * project touches `Deno.*` FFI or `bun:ffi`.
+ *
+ * @example
+ * ```ts
+ * import type { RuntimeFfi } from "./types.ts";
+ * declare const rt: RuntimeFfi;
+ * rt.name; // "deno" | "bun"
+ * ```
+ */
+export interface RuntimeFfi {
+  /** Which runtime this is. */
+  readonly name: "deno" | "bun";
+  /** Opens a shared library; throws the runtime's error if it cannot. */
+  open<T extends SymbolTable>(path: string, table: T): LoadedSymbols<T>;
+  /** Address of the first byte of a view, as a number (0 for an empty view). */
+  addressOf(view: ArrayBufferView | ArrayBuffer): number;
+  /** An ArrayBuffer over `length` bytes of native memory at `address`. */
+  memoryAt(address: number, length: number): ArrayBuffer;
+}

@@ -1,0 +1,42 @@
+/**
+ * `uring`: io_uring for Deno and Bun, with read/write attributes and
+ * T10/NVMe Protection Information.
+ *
+ * @example
+ * ```ts
+ * import { Ring } from "./mod.ts";
+ * using ring = new Ring({ entries: 8 });
+ * ring.prepNop().userData = 1n;
+ * ring.submitAndWait(1);
+ * console.log(ring.peekCqe()?.res); // 0
+ * ring.cqAdvance(1);
+ * ```
+ *
+ * @module
+ */
+export { Ring } from "./ring/ring.ts";
+export {
+  buildIovecs,
+  type CompletionHandler,
+  describeSetupFlags,
+  RingCore,
+  type RingOptions,
+} from "./ring/core.ts";
+export { OPCODES, type OpcodeSpec } from "./ring/opcodes.ts";
+export {
+  RingClosedError,
+  SubmissionQueueFullError,
+  UringError,
+  type UringErrorContext,
+} from "./ring/errors.ts";
+export {
+  closeFd,
+  eventFd,
+  fileStatusFlags,
+  openFd,
+  pipeFds,
+  writeFd,
+} from "./sys/fd.ts";
+export { alignedBuffer } from "./sys/memory.ts";
+export { addressOf, NativeLibraryError, runtimeName } from "./ffi/mod.ts";
+export * from "./structs/mod.ts";

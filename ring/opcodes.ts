@@ -1,0 +1,127 @@
+/**
+ * The opcode table and the one function that fills an SQE. Every prep
+ * helper is a row here plus a call to {@linkcode fillSqe}; nothing else
+ * writes SQE fields.
+ *
+ * @module
+ */
+import {
+  IORING_OP_ASYNC_CANCEL,
+  IORING_OP_CLOSE,
+  IORING_OP_FALLOCATE,
+  IORING_OP_FSYNC,
+  IORING_OP_LINK_TIMEOUT,
+  IORING_OP_NOP,
+  IORING_OP_OPENAT,
+  IORING_OP_READ,
+  IORING_OP_READ_FIXED,
+  IORING_OP_READV,
+  IORING_OP_STATX,
+  IORING_OP_TIMEOUT,
+  IORING_OP_WRITE,
+  IORING_OP_WRITE_FIXED,
+  IORING_OP_WRITEV,
+} from "../structs/constants.ts";
+
+/**
+ * One io_uring operation as the library knows it.
+ *
+ * @example
+ * ```ts
+ * import { OPCODES } from "./opcodes.ts";
+ * OPCODES.read.attributes; // true: PI and other attributes may ride on it
+ * ```
+ */
+export interface OpcodeSpec {
+  /** The kernel's opcode number. */
+  readonly opcode: number;
+  /** Lower-case name used in errors (`"read"`). */
+  readonly name: string;
+  /** Whether the kernel accepts read/write attributes on it (Linux 6.14). */
+  readonly attributes: boolean;
+  /** Whether the kernel writes into the buffer (a read of some kind). */
+  readonly writesMemory: boolean;
+}
+
+function op(
+  opcode: number,
+  name: string,
+  attributes = false,
+  writesMemory = false,
+): OpcodeSpec {
+  return Object.freeze({ opcode, name, attributes, writesMemory });
+}
+
+/**
+ * Every operation the prep helpers and the Promise API issue.
+ *
+ * @example
+ * ```ts
+ * import { OPCODES } from "./opcodes.ts";
+ * OPCODES.writev.opcode; // 2
+ * ```
+ */
+export const OPCODES = Object.freeze({
+  nop: op(IORING_OP_NOP, "nop"),
+  read: op(IORING_OP_READ, "read", true, true),
+  write: op(IORING_OP_WRITE, "write", true),
+  readv: op(IORING_OP_READV, "readv", true, true),
+  writev: op(IORING_OP_WRITEV, "writev", true),
+  readFixed: op(IORING_OP_READ_FIXED, "read_fixed", true, true),
+  writeFixed: op(IORING_OP_WRITE_FIXED, "write_fixed", true),
+  fsync: op(IORING_OP_FSYNC, "fsync"),
+  openat: op(IORING_OP_OPENAT, "openat"),
+  close: op(IORING_OP_CLOSE, "close"),
+  statx: op(IORING_OP_STATX, "statx", false, true),
+  fallocate: op(IORING_OP_FALLOCATE, "fallocate"),
+  timeout: op(IORING_OP_TIMEOUT, "timeout"),
+  linkTimeout: op(IORING_OP_LINK_TIMEOUT, "link_timeout"),
+  cancel: op(IORING_OP_ASYNC_CANCEL, "async_cancel"),
+});
+
+/** Opcode number → its spec, for errors raised from a CQE. */
+export const OPCODE_BY_NUMBER: ReadonlyMap<number, OpcodeSpec> = new Map(
+  Object.values(OPCODES).map((spec) => [spec.opcode, spec]),
+);
+
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Fills the SQE at word index `base` of the SQE array (viewed as u32 words)
+ * as liburing's `io_uring_prep_rw` does: opcode, fd, addr, len, off set;
+ * every other field zeroed. Numbers up to 2^53 (and -1 for "current file
+ * position") are split into two little-endian u32 words with no bigint.
+ *
+ * @example
+ * ```ts
+ * import { fillSqe } from "./opcodes.ts";
+ * const words = new Uint32Array(16);
+ * fillSqe(words, 0, 22, 3, 0x1000, 4096, 0); // IORING_OP_READ of 4 KiB
+ * ```
+ */
+export function fillSqe(
+  words: Uint32Array,
+  base: number,
+  opcode: number,
+  fd: number,
+  addr: number,
+  len: number,
+  off: number,
+): void {
+  words[base] = opcode; // flags = 0, ioprio = 0
+  words[base + 1] = fd;
+  words[base + 2] = off; // ToUint32 keeps the low 32 bits
+  words[base + 3] = Math.floor(off / TWO_32);
+  words[base + 4] = addr;
+  words[base + 5] = Math.floor(addr / TWO_32);
+  words[base + 6] = len;
+  words[base + 7] = 0; // rw_flags and its union
+  words[base + 8] = 0; // user_data
+  words[base + 9] = 0;
+  words[base + 10] = 0; // buf_index, personality
+  words[base + 11] = 0; // file_index / splice_fd_in
+  words[base + 12] = 0; // addr3 / attr_ptr
+  words[base + 13] = 0;
+  words[base + 14] = 0; // __pad2 / attr_type_mask
+  words[base + 15] = 0;
+}

@@ -1,0 +1,187 @@
+/**
+ * Argument checks shared by the prep helpers and the Promise API: they turn
+ * bad input into a TypeError or RangeError naming the argument, before
+ * anything reaches the kernel.
+ *
+ * @module
+ */
+
+/** Largest offset the kernel takes (loff_t is signed 64-bit). */
+const MAX_OFFSET = 2 ** 63;
+
+/**
+ * Checks a file descriptor (or fixed-file index).
+ *
+ * @example
+ * ```ts
+ * import { checkFd } from "./validate.ts";
+ * checkFd(3); // ok
+ * ```
+ */
+export function checkFd(fd: unknown, name = "fd"): asserts fd is number {
+  if (typeof fd !== "number" || !Number.isInteger(fd)) {
+    throw new TypeError(
+      `${name} must be an integer file descriptor, got ${describe(fd)}`,
+    );
+  }
+  if (fd < 0 || fd > 0x7fffffff) {
+    throw new RangeError(`${name} must be from 0 to 2^31-1, got ${fd}`);
+  }
+}
+
+/**
+ * Checks a file offset: a non-negative safe integer or bigint below 2^63,
+ * or -1 ("the current file position") when `allowCurrent` is set. Returns
+ * it as a number when exact, for the fast SQE writer.
+ *
+ * @example
+ * ```ts
+ * import { checkOffset } from "./validate.ts";
+ * checkOffset(4096); // 4096
+ * ```
+ */
+export function checkOffset(
+  offset: unknown,
+  name = "offset",
+  allowCurrent = true,
+): number {
+  if (typeof offset === "bigint") {
+    if (offset === -1n && allowCurrent) return -1;
+    if (offset < 0n || offset >= BigInt(MAX_OFFSET)) {
+      throw new RangeError(`${name} must be from 0 to 2^63-1, got ${offset}`);
+    }
+    if (offset > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new RangeError(
+        `${name} ${offset} is beyond 2^53: offsets that large are not supported`,
+      );
+    }
+    return Number(offset);
+  }
+  if (typeof offset !== "number" || !Number.isInteger(offset)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(offset)}`);
+  }
+  if (offset === -1 && allowCurrent) return -1;
+  if (offset < 0) {
+    throw new RangeError(`${name} must not be negative, got ${offset}`);
+  }
+  if (!Number.isSafeInteger(offset)) {
+    throw new RangeError(`${name} must be below 2^53, got ${offset}`);
+  }
+  return offset;
+}
+
+/**
+ * Checks a length or count: an integer from `min` to `max`.
+ *
+ * @example
+ * ```ts
+ * import { checkInteger } from "./validate.ts";
+ * checkInteger(8, "entries", 1, 32768);
+ * ```
+ */
+export function checkInteger(
+  value: unknown,
+  name: string,
+  min = 0,
+  max = 0xffffffff,
+): number {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`${name} must be from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Checks a buffer the kernel will read or write: a Uint8Array (or another
+ * typed array / DataView) over a live, fixed-length ArrayBuffer.
+ *
+ * @example
+ * ```ts
+ * import { checkBuffer } from "./validate.ts";
+ * checkBuffer(new Uint8Array(16));
+ * ```
+ */
+export function checkBuffer(
+  buffer: unknown,
+  name = "buffer",
+): asserts buffer is ArrayBufferView {
+  if (!ArrayBuffer.isView(buffer)) {
+    throw new TypeError(
+      `${name} must be a Uint8Array or another ArrayBufferView, got ${
+        describe(buffer)
+      }`,
+    );
+  }
+  const backing = buffer.buffer as ArrayBuffer & {
+    detached?: boolean;
+    resizable?: boolean;
+    growable?: boolean;
+  };
+  if (backing.detached === true) {
+    throw new TypeError(`${name} is backed by a detached ArrayBuffer`);
+  }
+  if (backing.resizable === true || backing.growable === true) {
+    throw new TypeError(
+      `${name} is backed by a resizable ArrayBuffer: its memory may move, so the kernel cannot be given it`,
+    );
+  }
+  if (buffer.byteLength > 0xffffffff) {
+    throw new RangeError(`${name} is larger than 4 GiB - 1 bytes`);
+  }
+}
+
+/**
+ * Rejects option names that are not in `known`, so a typo is not ignored.
+ *
+ * @example
+ * ```ts
+ * import { checkOptions } from "./validate.ts";
+ * checkOptions({ entries: 8 }, ["entries"], "Ring options");
+ * ```
+ */
+export function checkOptions(
+  options: unknown,
+  known: readonly string[],
+  what: string,
+): void {
+  if (options === undefined) return;
+  if (
+    options === null || typeof options !== "object" || Array.isArray(options)
+  ) {
+    throw new TypeError(`${what} must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(
+        `${what}: unknown option ${JSON.stringify(key)} (known: ${
+          known.join(", ")
+        })`,
+      );
+    }
+  }
+}
+
+/**
+ * A short description of a value for error messages.
+ *
+ * @example
+ * ```ts
+ * import { describe } from "./validate.ts";
+ * describe(null); // "null"
+ * ```
+ */
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (ArrayBuffer.isView(value)) return value.constructor.name;
+  if (typeof value === "number" || typeof value === "bigint") {
+    return String(value);
+  }
+  if (typeof value === "string") {
+    return `the string ${JSON.stringify(value.slice(0, 40))}`;
+  }
+  return typeof value;
+}

@@ -1,0 +1,124 @@
+/**
+ * `struct logical_block_metadata_cap` (Linux 6.17): what
+ * FS_IOC_GETLBMD_CAP reports about a block device's integrity metadata.
+ *
+ * @module
+ */
+import { StructView } from "./view.ts";
+
+/** Size of `struct logical_block_metadata_cap`. */
+export const LBMD_CAP_SIZE = 16;
+
+/**
+ * Byte offsets inside `struct logical_block_metadata_cap`.
+ *
+ * @example
+ * ```ts
+ * import { LBMD_CAP_OFFSETS } from "./lbmd_cap.ts";
+ * LBMD_CAP_OFFSETS.guardTagType; // 11
+ * ```
+ */
+export const LBMD_CAP_OFFSETS = {
+  flags: 0,
+  interval: 4,
+  size: 6,
+  opaqueSize: 7,
+  opaqueOffset: 8,
+  piSize: 9,
+  piOffset: 10,
+  guardTagType: 11,
+  appTagSize: 12,
+  refTagSize: 13,
+  storageTagSize: 14,
+  pad: 15,
+} as const;
+
+/**
+ * A typed view of `struct logical_block_metadata_cap`. Field names drop the
+ * `lbmd_` prefix.
+ *
+ * @example
+ * ```ts
+ * import { LbmdCapView } from "./lbmd_cap.ts";
+ * const cap = new LbmdCapView(new Uint8Array(16));
+ * cap.interval; // 0 until the ioctl fills it
+ * ```
+ */
+export class LbmdCapView extends StructView {
+  /** 16 bytes. */
+  static readonly SIZE = LBMD_CAP_SIZE;
+  constructor(bytes: Uint8Array) {
+    super(bytes, LBMD_CAP_SIZE);
+  }
+  /** LBMD_PI_CAP_* bits. */
+  get flags(): number {
+    return this.u32(LBMD_CAP_OFFSETS.flags);
+  }
+  set flags(v: number) {
+    this.setU32(LBMD_CAP_OFFSETS.flags, v);
+  }
+  /** Protection interval in bytes. */
+  get interval(): number {
+    return this.u16(LBMD_CAP_OFFSETS.interval);
+  }
+  set interval(v: number) {
+    this.setU16(LBMD_CAP_OFFSETS.interval, v);
+  }
+  /** Metadata bytes per interval. */
+  get size(): number {
+    return this.u8(LBMD_CAP_OFFSETS.size);
+  }
+  set size(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.size, v);
+  }
+  get opaqueSize(): number {
+    return this.u8(LBMD_CAP_OFFSETS.opaqueSize);
+  }
+  set opaqueSize(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.opaqueSize, v);
+  }
+  get opaqueOffset(): number {
+    return this.u8(LBMD_CAP_OFFSETS.opaqueOffset);
+  }
+  set opaqueOffset(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.opaqueOffset, v);
+  }
+  /** PI tuple size: 8 (16-bit guard) or 16 (64-bit guard). */
+  get piSize(): number {
+    return this.u8(LBMD_CAP_OFFSETS.piSize);
+  }
+  set piSize(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.piSize, v);
+  }
+  get piOffset(): number {
+    return this.u8(LBMD_CAP_OFFSETS.piOffset);
+  }
+  set piOffset(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.piOffset, v);
+  }
+  /** LBMD_PI_CSUM_* value. */
+  get guardTagType(): number {
+    return this.u8(LBMD_CAP_OFFSETS.guardTagType);
+  }
+  set guardTagType(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.guardTagType, v);
+  }
+  get appTagSize(): number {
+    return this.u8(LBMD_CAP_OFFSETS.appTagSize);
+  }
+  set appTagSize(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.appTagSize, v);
+  }
+  get refTagSize(): number {
+    return this.u8(LBMD_CAP_OFFSETS.refTagSize);
+  }
+  set refTagSize(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.refTagSize, v);
+  }
+  get storageTagSize(): number {
+    return this.u8(LBMD_CAP_OFFSETS.storageTagSize);
+  }
+  set storageTagSize(v: number) {
+    this.setU8(LBMD_CAP_OFFSETS.storageTagSize, v);
+  }
+}

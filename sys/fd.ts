@@ -1,0 +1,159 @@
+/**
+ * Real OS file descriptors through libc: open, close, pipe, eventfd, fcntl.
+ * (Deno's `node:fs` hands out resource ids, not OS fds; these are what the
+ * kernel expects.)
+ *
+ * @module
+ */
+import { addressNumber, cString, errno, libc } from "../ffi/mod.ts";
+import { UringError } from "./errors.ts";
+import { EFD_CLOEXEC, F_GETFL, O_CLOEXEC } from "../structs/constants.ts";
+import { EINTR } from "../structs/errno.ts";
+
+function checkFd(fd: unknown, name = "fd"): asserts fd is number {
+  if (typeof fd !== "number" || !Number.isInteger(fd)) {
+    throw new TypeError(
+      `${name} must be an integer file descriptor, got ${
+        typeof fd === "number" ? fd : typeof fd
+      }`,
+    );
+  }
+  if (fd < 0 || fd > 0x7fffffff) {
+    throw new RangeError(
+      `${name} must be a non-negative file descriptor, got ${fd}`,
+    );
+  }
+}
+
+/**
+ * open(2): opens `path` and returns a real OS file descriptor. O_CLOEXEC is
+ * always added so descriptors do not leak into child processes.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openFd } from "./fd.ts";
+ * import { O_CREAT, O_RDWR } from "../structs/constants.ts";
+ * const fd = openFd("/dev/shm/uring-example", O_RDWR | O_CREAT, 0o644);
+ * closeFd(fd);
+ * ```
+ */
+export function openFd(path: string, flags: number, mode = 0o644): number {
+  if (typeof path !== "string") {
+    throw new TypeError(`path must be a string, got ${typeof path}`);
+  }
+  if (!Number.isInteger(flags) || flags < 0) {
+    throw new RangeError(`flags must be a non-negative integer, got ${flags}`);
+  }
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new RangeError(
+      `mode must be an integer from 0 to 0o7777, got ${mode}`,
+    );
+  }
+  const bytes = cString(path);
+  for (;;) {
+    const fd = libc().open(bytes, flags | O_CLOEXEC, mode);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== EINTR) throw new UringError(e, { op: "open", path });
+  }
+}
+
+/**
+ * close(2) of a descriptor from {@linkcode openFd} (or any OS fd).
+ *
+ * @example
+ * ```ts
+ * import { closeFd, openFd } from "./fd.ts";
+ * closeFd(openFd("/dev/null", 0));
+ * ```
+ */
+export function closeFd(fd: number): void {
+  checkFd(fd);
+  // close(2) must not be retried on EINTR: the fd is already released.
+  if (libc().close(fd) !== 0) {
+    const e = errno();
+    if (e !== EINTR) throw new UringError(e, { op: "close", fd });
+  }
+}
+
+/**
+ * pipe2(2) with O_CLOEXEC: returns `[readFd, writeFd]`.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, pipeFds } from "./fd.ts";
+ * const [r, w] = pipeFds();
+ * closeFd(r); closeFd(w);
+ * ```
+ */
+export function pipeFds(flags = 0): [number, number] {
+  const fds = new Int32Array(2);
+  if (libc().pipe2(fds, flags | O_CLOEXEC) !== 0) {
+    throw new UringError(errno(), { op: "pipe2" });
+  }
+  return [fds[0], fds[1]];
+}
+
+/**
+ * eventfd(2) with EFD_CLOEXEC.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, eventFd } from "./fd.ts";
+ * closeFd(eventFd());
+ * ```
+ */
+export function eventFd(initial = 0, flags = 0): number {
+  const fd = libc().eventfd(initial, flags | EFD_CLOEXEC);
+  if (fd < 0) throw new UringError(errno(), { op: "eventfd" });
+  return fd;
+}
+
+/**
+ * fcntl(fd, F_GETFL): the file status flags (to see O_DIRECT, O_APPEND, ...).
+ *
+ * @example
+ * ```ts
+ * import { fileStatusFlags, openFd } from "./fd.ts";
+ * const flags = fileStatusFlags(openFd("/dev/null", 0));
+ * ```
+ */
+export function fileStatusFlags(fd: number): number {
+  checkFd(fd);
+  const flags = libc().fcntl(fd, F_GETFL, 0);
+  if (flags < 0) throw new UringError(errno(), { op: "fcntl", fd });
+  return flags;
+}
+
+/**
+ * write(2) of a whole buffer to an fd (blocking), retried on short writes.
+ * Meant for pipes and eventfds in tests and tools, not for file I/O.
+ *
+ * @example
+ * ```ts
+ * import { closeFd, pipeFds, writeFd } from "./fd.ts";
+ * const [r, w] = pipeFds();
+ * writeFd(w, new Uint8Array([1, 2, 3]));
+ * closeFd(r); closeFd(w);
+ * ```
+ */
+export function writeFd(fd: number, data: Uint8Array): number {
+  checkFd(fd);
+  let done = 0;
+  while (done < data.byteLength) {
+    const n = libc().write(
+      fd,
+      addressNumber(data) + done,
+      data.byteLength - done,
+    );
+    if (n < 0) {
+      const e = errno();
+      if (e === EINTR) continue;
+      throw new UringError(e, { op: "write", fd });
+    }
+    done += n;
+  }
+  return done;
+}
+
+export { checkFd };
