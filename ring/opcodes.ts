@@ -61,7 +61,25 @@ function op(
  * OPCODES.writev.opcode; // 2
  * ```
  */
-export const OPCODES = Object.freeze({
+/** The operations the library issues, by method name. */
+export type OpcodeName =
+  | "nop"
+  | "read"
+  | "write"
+  | "readv"
+  | "writev"
+  | "readFixed"
+  | "writeFixed"
+  | "fsync"
+  | "openat"
+  | "close"
+  | "statx"
+  | "fallocate"
+  | "timeout"
+  | "linkTimeout"
+  | "cancel";
+
+export const OPCODES: Readonly<Record<OpcodeName, OpcodeSpec>> = Object.freeze({
   nop: op(IORING_OP_NOP, "nop"),
   read: op(IORING_OP_READ, "read", true, true),
   write: op(IORING_OP_WRITE, "write", true),
