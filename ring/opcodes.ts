@@ -52,15 +52,6 @@ function op(
   return Object.freeze({ opcode, name, attributes, writesMemory });
 }
 
-/**
- * Every operation the prep helpers and the Promise API issue.
- *
- * @example
- * ```ts
- * import { OPCODES } from "./opcodes.ts";
- * OPCODES.writev.opcode; // 2
- * ```
- */
 /** The operations the library issues, by method name. */
 export type OpcodeName =
   | "nop"
@@ -79,6 +70,15 @@ export type OpcodeName =
   | "linkTimeout"
   | "cancel";
 
+/**
+ * Every operation the prep helpers and the Promise API issue.
+ *
+ * @example
+ * ```ts
+ * import { OPCODES } from "./opcodes.ts";
+ * OPCODES.writev.opcode; // 2
+ * ```
+ */
 export const OPCODES: Readonly<Record<OpcodeName, OpcodeSpec>> = Object.freeze({
   nop: op(IORING_OP_NOP, "nop"),
   read: op(IORING_OP_READ, "read", true, true),
