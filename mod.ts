@@ -14,7 +14,15 @@
  *
  * @module
  */
-export { Ring } from "./ring/ring.ts";
+export { type OpOptions, Ring } from "./ring/ring.ts";
+export {
+  defaultRing,
+  openFile,
+  type OpenFileOptions,
+  openFlags,
+  UringFile,
+} from "./ring/file.ts";
+export * from "./pi/mod.ts";
 export {
   buildIovecs,
   type CompletionHandler,

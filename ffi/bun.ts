@@ -5,6 +5,7 @@
  * @module
  */
 import type {
+  CompletionWaiter,
   LoadedSymbols,
   NativeType,
   RuntimeFfi,
@@ -17,7 +18,7 @@ interface BunFfiModule {
     path: string,
     table: Record<string, { args: string[]; returns: string }>,
   ): { symbols: Record<string, (...args: unknown[]) => unknown> };
-  ptr(view: ArrayBufferView | ArrayBuffer, byteOffset?: number): number;
+  ptr(view: ArrayBufferView | ArrayBufferLike, byteOffset?: number): number;
   toArrayBuffer(
     address: number,
     byteOffset: number,
@@ -96,7 +97,7 @@ function open<T extends SymbolTable>(
   return out as LoadedSymbols<T>;
 }
 
-function addressOf(view: ArrayBufferView | ArrayBuffer): number {
+function addressOf(view: ArrayBufferView | ArrayBufferLike): number {
   if (view.byteLength === 0) return 0;
   // Reading `.buffer` makes JavaScriptCore move a small typed array out of
   // the GC heap into fixed memory, so the address stays valid.
@@ -109,10 +110,51 @@ function memoryAt(address: number, length: number): ArrayBuffer {
   return bunFfi.toArrayBuffer(address, 0, length);
 }
 
+/**
+ * Bun has no nonblocking FFI calls: a Worker blocks in io_uring_enter and
+ * signals through a SharedArrayBuffer that the JS thread awaits with
+ * `Atomics.waitAsync`. Control words: [0] command sequence (-1 = exit),
+ * [1] completion sequence, [2] ring fd, [3] last io_uring_enter result.
+ */
+function completionWaiter(ringFd: number): CompletionWaiter {
+  const control = new Int32Array(new SharedArrayBuffer(16));
+  control[2] = ringFd;
+  const worker = new Worker(
+    new URL("./bun_waiter_worker.ts", import.meta.url).href,
+  ) as Worker & { ref(): void; unref(): void };
+  worker.postMessage(control);
+  // Only an outstanding wait keeps the process alive.
+  worker.unref();
+  let command = 0;
+  return {
+    async wait(): Promise<number> {
+      const seen = Atomics.load(control, 1);
+      command++;
+      worker.ref();
+      Atomics.store(control, 0, command);
+      Atomics.notify(control, 0);
+      try {
+        // deno-lint-ignore no-explicit-any
+        const waiting = (Atomics as any).waitAsync(control, 1, seen);
+        if (waiting.async) await waiting.value;
+        return Atomics.load(control, 3);
+      } finally {
+        worker.unref();
+      }
+    },
+    close() {
+      Atomics.store(control, 0, -1);
+      Atomics.notify(control, 0);
+      worker.terminate();
+    },
+  };
+}
+
 /** The Bun implementation of {@linkcode RuntimeFfi}. */
 export const runtime: RuntimeFfi = {
   name: "bun",
   open,
   addressOf,
   memoryAt,
+  completionWaiter,
 };

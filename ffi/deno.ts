@@ -5,6 +5,7 @@
  * @module
  */
 import type {
+  CompletionWaiter,
   LoadedSymbols,
   NativeType,
   RuntimeFfi,
@@ -58,7 +59,7 @@ function open<T extends SymbolTable>(
   return out as LoadedSymbols<T>;
 }
 
-function addressOf(view: ArrayBufferView | ArrayBuffer): number {
+function addressOf(view: ArrayBufferView | ArrayBufferLike): number {
   if (view.byteLength === 0) return 0;
   // Reading `.buffer` makes V8 move a small on-heap typed array to a fixed
   // off-heap backing store, so the address stays valid after a GC.
@@ -73,10 +74,35 @@ function memoryAt(address: number, length: number): ArrayBuffer {
   return Deno.UnsafePointerView.getArrayBuffer(pointer, length);
 }
 
+// io_uring_enter as a `nonblocking` symbol: Deno runs each call on a
+// blocking-task thread and resolves a Promise with its result.
+let waitSymbols:
+  | { io_uring_enter: (...args: number[]) => Promise<number> }
+  | undefined;
+
+/** IORING_ENTER_GETEVENTS */
+const GETEVENTS = 1;
+
+function completionWaiter(ringFd: number): CompletionWaiter {
+  waitSymbols ??= Deno.dlopen("liburing.so.2", {
+    io_uring_enter: {
+      parameters: ["i32", "u32", "u32", "u32", "usize"],
+      result: "i32",
+      nonblocking: true,
+    },
+  }).symbols as unknown as typeof waitSymbols;
+  const symbols = waitSymbols!;
+  return {
+    wait: () => symbols.io_uring_enter(ringFd, 0, 1, GETEVENTS, 0),
+    close() {},
+  };
+}
+
 /** The Deno implementation of {@linkcode RuntimeFfi}. */
 export const runtime: RuntimeFfi = {
   name: "deno",
   open,
   addressOf,
   memoryAt,
+  completionWaiter,
 };

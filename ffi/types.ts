@@ -108,7 +108,33 @@ export interface RuntimeFfi {
   /** Opens a shared library; throws the runtime's error if it cannot. */
   open<T extends SymbolTable>(path: string, table: T): LoadedSymbols<T>;
   /** Address of the first byte of a view, as a number (0 for an empty view). */
-  addressOf(view: ArrayBufferView | ArrayBuffer): number;
+  addressOf(view: ArrayBufferView | ArrayBufferLike): number;
   /** An ArrayBuffer over `length` bytes of native memory at `address`. */
   memoryAt(address: number, length: number): ArrayBuffer;
+  /**
+   * A way to block in `io_uring_enter(fd, 0, 1, GETEVENTS)` off the JS
+   * thread: Deno runs a `nonblocking` FFI call, Bun a Worker.
+   */
+  completionWaiter(ringFd: number): CompletionWaiter;
+}
+
+/**
+ * Waits for completions of one ring on another thread, so the event loop
+ * stays free. At most one `wait()` is outstanding at a time.
+ *
+ * @example
+ * ```ts
+ * import type { CompletionWaiter } from "./types.ts";
+ * declare const waiter: CompletionWaiter;
+ * const result = await waiter.wait(); // >= 0, or -errno
+ * ```
+ */
+export interface CompletionWaiter {
+  /**
+   * Resolves once the ring's CQ holds at least one completion (the raw
+   * io_uring_enter result: >= 0, or -errno).
+   */
+  wait(): Promise<number>;
+  /** Releases the thread; call only when no wait() is outstanding. */
+  close(): void;
 }
