@@ -921,6 +921,12 @@ export class RingCore {
     return (tail - Atomics.load(this.#sq, this.#sqHead)) >>> 0;
   }
 
+  /** The SQ ring's flags word (IORING_SQ_NEED_WAKEUP, _CQ_OVERFLOW, _TASKRUN). */
+  sqFlags(): number {
+    this.#assertOpen("sqFlags");
+    return Atomics.load(this.#sq, this.#sqFlags);
+  }
+
   /** Whether completions wait in the kernel (overflow or deferred task work). */
   #cqNeedsFlush(): boolean {
     return (Atomics.load(this.#sq, this.#sqFlags) &
