@@ -50,7 +50,13 @@ import {
   STATX_BTIME,
   STATX_DIOALIGN,
 } from "../structs/constants.ts";
-import { ECANCELED, EINTR } from "../structs/errno.ts";
+import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
+
+/**
+ * Memory of requests failed without a completion (a broken ring): the
+ * kernel may still write to it, so it is never let go.
+ */
+const abandonedMemory: unknown[] = [];
 
 /**
  * Options every Promise method takes.
@@ -179,6 +185,13 @@ export class Ring extends RingCore {
     this.#complete(low, res, high);
 
   constructor(options: RingOptions = {}) {
+    if (options?.deferTaskrun) {
+      throw new TypeError(
+        "Ring option deferTaskrun: the Promise API waits for completions on " +
+          "another thread, which IORING_SETUP_DEFER_TASKRUN forbids; use " +
+          "RingCore for a DEFER_TASKRUN ring driven from one thread",
+      );
+    }
     super(withFastDefaults(options));
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
@@ -763,10 +776,20 @@ export class Ring extends RingCore {
   }
 
   #submitPrepared(): void {
-    if (this.sqReady() === 0) return;
+    // Entries left by an EAGAIN/EBUSY submit count too: flushSq() is the
+    // number published but not yet taken by the kernel.
+    if (this.sqReady() === 0 && this.flushSq() === 0) return;
     try {
       this.submit();
     } catch (error) {
+      // Out of kernel resources for now: the SQEs stay in the ring and go
+      // with the next io_uring_enter.
+      if (
+        error instanceof UringError &&
+        (error.errno === EAGAIN || error.errno === EBUSY)
+      ) {
+        return;
+      }
       this.#failPrepared(error);
     }
   }
@@ -819,9 +842,19 @@ export class Ring extends RingCore {
     this.#waiterDone = this.#waiter.wait().then(this.#onWake, this.#onWake);
   }
 
-  readonly #onWake = (): void => {
+  readonly #onWake = (result: unknown): void => {
     this.#armed = false;
     if (this.closed) return;
+    if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
+      // The waiter itself failed (this should not happen on a healthy
+      // ring): fail what is in flight rather than spin re-arming it.
+      this.#failInFlight(
+        typeof result === "number"
+          ? UringError.from(result, { op: "io_uring_enter", fd: this.fd })
+          : result,
+      );
+      return;
+    }
     this.#reapAll();
     this.#refill();
     // Arming waits for the flush microtask, which runs after the promise
@@ -931,15 +964,37 @@ export class Ring extends RingCore {
     this.#scheduleFlush();
   }
 
-  /** A failed io_uring_enter: every request in the SQ fails with its error. */
+  /**
+   * Every unsettled request fails with `error`; nothing is waited for
+   * again. The kernel may still own their memory, so their buffers are
+   * kept reachable for the life of the process.
+   */
+  #failInFlight(error: unknown): void {
+    for (const op of this.#ops) {
+      if (op && op.state !== SETTLED) this.#failKeepingMemory(op, error);
+    }
+    this.#ops = [];
+    this.#freeSlots = [];
+    this.#inFlight = 0;
+    this.#stopTaskrunCheck();
+    this.#drained?.();
+  }
+
+  #failKeepingMemory(op: PendingOp, error: unknown): void {
+    op.state = SETTLED;
+    this.#pendingCount--;
+    abandonedMemory.push(op.keep);
+    op.keep = null;
+    op.reject(error);
+  }
+
+  /**
+   * io_uring_enter failed for good (not EAGAIN/EBUSY, which leave the SQEs
+   * in the ring for the next flush): every prepared request fails.
+   */
   #failPrepared(error: unknown): void {
     for (const op of this.#ops) {
-      if (op && op.state === PREPARED) {
-        op.state = SETTLED;
-        this.#pendingCount--;
-        op.keep = null;
-        op.reject(error);
-      }
+      if (op && op.state === PREPARED) this.#failKeepingMemory(op, error);
     }
   }
 
