@@ -1,0 +1,635 @@
+/**
+ * Read/write attributes (Linux 6.14): the declarative attribute table and
+ * the compound buffer an SQE's `attr_ptr` points at.
+ *
+ * The kernel reads one buffer per request; `attr_type_mask` says which
+ * attributes it holds. When several are set they follow each other in the
+ * order of their type bits, with no holes for absent ones (Pavel Begunkov in
+ * the review of the patch that added attributes: "attributes to be placed in
+ * their id order, but without any holes"). Every kernel attribute struct is a
+ * multiple of 8 bytes, so back-to-back placement is also the C layout of a
+ * `struct compound_attr { struct attr_pi a; struct attr_x b; }`.
+ *
+ * Adding the next kernel attribute is one {@linkcode defineAttribute} entry
+ * in {@linkcode DEFAULT_ATTRIBUTES} plus its tests.
+ *
+ * @module
+ */
+import { addressNumber } from "../ffi/mod.ts";
+import { ATTR_PI_SIZE, AttrPiView } from "../structs/attr_pi.ts";
+import type { SqeView } from "../structs/sqe.ts";
+import {
+  IO_INTEGRITY_CHK_APPTAG,
+  IO_INTEGRITY_CHK_GUARD,
+  IO_INTEGRITY_CHK_REFTAG,
+  IO_INTEGRITY_VALID_FLAGS,
+  IORING_RW_ATTR_FLAG_PI,
+} from "../structs/constants.ts";
+import { type OpcodeName, OPCODES, type OpcodeSpec } from "./opcodes.ts";
+import { checkBuffer, checkOptions, describe } from "./validate.ts";
+
+/**
+ * One kind of read/write attribute, as the kernel defines it.
+ *
+ * @example
+ * ```ts
+ * import { type AttributeKind, defineAttribute } from "./attributes.ts";
+ * // A made-up 8-byte attribute at type bit 1, holding one u16.
+ * const hint: AttributeKind<number> = defineAttribute({
+ *   name: "hint",
+ *   bit: 1,
+ *   size: 8,
+ *   validate: (v) => {
+ *     if (typeof v !== "number" || v !== (v & 0xffff)) {
+ *       throw new RangeError("hint is a u16");
+ *     }
+ *     return v;
+ *   },
+ *   encode: (v, bytes) => new DataView(bytes.buffer, bytes.byteOffset).setUint16(0, v, true),
+ * });
+ * ```
+ */
+export interface AttributeKind<T = unknown> {
+  /** The option key users write (`pi` in `{ pi: {...} }`). */
+  readonly name: string;
+  /** Bit number in `attr_type_mask` (IORING_RW_ATTR_FLAG_PI is bit 0). */
+  readonly bit: number;
+  /** Size in bytes of the kernel struct; a multiple of 8. */
+  readonly size: number;
+  /**
+   * Checks the user's value and returns it normalised; throws TypeError for
+   * wrong types or unknown keys, RangeError for values out of range.
+   */
+  validate(value: unknown, name: string): T;
+  /** Writes the struct into `bytes` (exactly `size` bytes, zeroed). */
+  encode(value: T, bytes: Uint8Array): void;
+  /** Memory the struct points at, which must outlive the request. */
+  keep?(value: T): readonly unknown[];
+}
+
+/**
+ * Checks an attribute kind and freezes it (type bits above 52 are refused:
+ * the mask travels as a JS number, and the kernel uses bit 0 only today).
+ *
+ * @throws {RangeError} for a bad bit or size; TypeError for a bad name.
+ * @example
+ * ```ts
+ * import { defineAttribute } from "./attributes.ts";
+ * const flag = defineAttribute({
+ *   name: "flag",
+ *   bit: 5,
+ *   size: 8,
+ *   validate: (v) => Boolean(v),
+ *   encode: (v, bytes) => { bytes[0] = v ? 1 : 0; },
+ * });
+ * flag.bit; // 5
+ * ```
+ */
+export function defineAttribute<T>(kind: AttributeKind<T>): AttributeKind<T> {
+  if (typeof kind?.name !== "string" || !/^[a-zA-Z][\w]*$/.test(kind.name)) {
+    throw new TypeError(
+      `attribute name must be an identifier, got ${describe(kind?.name)}`,
+    );
+  }
+  if (!Number.isInteger(kind.bit) || kind.bit < 0 || kind.bit > 52) {
+    throw new RangeError(
+      `attribute ${kind.name}: bit must be from 0 to 52, got ${kind.bit}`,
+    );
+  }
+  if (!Number.isInteger(kind.size) || kind.size <= 0 || kind.size % 8 !== 0) {
+    throw new RangeError(
+      `attribute ${kind.name}: size must be a positive multiple of 8 ` +
+        `(kernel attribute structs are 8-byte aligned), got ${kind.size}`,
+    );
+  }
+  if (
+    typeof kind.validate !== "function" || typeof kind.encode !== "function"
+  ) {
+    throw new TypeError(
+      `attribute ${kind.name}: validate and encode must be functions`,
+    );
+  }
+  return Object.freeze({ ...kind });
+}
+
+/**
+ * The checks a PI request asks the device for, by name. Each is an
+ * IO_INTEGRITY_CHK_* bit.
+ *
+ * @example
+ * ```ts
+ * import type { PiChecks } from "./attributes.ts";
+ * const all: PiChecks = { guard: true, reftag: true, apptag: true };
+ * ```
+ */
+export interface PiChecks {
+  /** IO_INTEGRITY_CHK_GUARD: the checksum of each interval. */
+  readonly guard?: boolean;
+  /** IO_INTEGRITY_CHK_REFTAG: the reference tag (not on PI Type 3). */
+  readonly reftag?: boolean;
+  /** IO_INTEGRITY_CHK_APPTAG: the application tag equals `appTag`. */
+  readonly apptag?: boolean;
+}
+
+/**
+ * The `pi` option of a read or write: the metadata buffer (one tuple or
+ * metadata block per protection interval) and what the device checks.
+ *
+ * @example
+ * ```ts
+ * import type { PiOptions } from "./attributes.ts";
+ * const pi: PiOptions = {
+ *   meta: new Uint8Array(64), // 8 intervals × 8-byte tuples
+ *   check: { guard: true, reftag: true },
+ *   appTag: 0x1234,
+ * };
+ * ```
+ */
+export interface PiOptions {
+  /** Metadata buffer: written to the device on a write, filled on a read. */
+  readonly meta: Uint8Array;
+  /** Checks by name, or IO_INTEGRITY_CHK_* bits. Default: none. */
+  readonly check?: PiChecks | number;
+  /** Application tag (u16) the device compares with APPTAG. Default 0. */
+  readonly appTag?: number;
+  /** Initial reference tag (u64) for remapping layers. Default 0. */
+  readonly seed?: bigint | number;
+}
+
+/**
+ * A validated PI attribute, as encoded into `struct io_uring_attr_pi`.
+ *
+ * @example
+ * ```ts
+ * import { PI_ATTRIBUTE } from "./attributes.ts";
+ * const pi = PI_ATTRIBUTE.validate({ meta: new Uint8Array(8), check: 1 }, "pi");
+ * pi.flags; // 1 (IO_INTEGRITY_CHK_GUARD)
+ * ```
+ */
+export interface PiAttribute {
+  readonly meta: Uint8Array;
+  /** IO_INTEGRITY_CHK_* bits. */
+  readonly flags: number;
+  readonly appTag: number;
+  readonly seed: bigint;
+}
+
+/**
+ * The IO_INTEGRITY_CHK_* bits of a PI check option.
+ *
+ * @throws {TypeError} for unknown keys or non-boolean values.
+ * @throws {RangeError} for bits outside IO_INTEGRITY_CHK_*.
+ * @example
+ * ```ts
+ * import { piCheckFlags } from "./attributes.ts";
+ * piCheckFlags({ guard: true, apptag: true }); // 5
+ * ```
+ */
+export function piCheckFlags(check: unknown, name = "pi.check"): number {
+  if (check === undefined) return 0;
+  if (typeof check === "number") {
+    if (!Number.isInteger(check)) {
+      throw new TypeError(`${name} must be an integer or an object`);
+    }
+    if (check < 0 || (check & ~IO_INTEGRITY_VALID_FLAGS) !== 0 || check > 7) {
+      throw new RangeError(
+        `${name} has bits outside IO_INTEGRITY_CHK_GUARD|REFTAG|APPTAG (0x7): 0x${
+          check.toString(16)
+        }`,
+      );
+    }
+    return check;
+  }
+  checkOptions(check, ["guard", "reftag", "apptag"], name);
+  const c = check as Record<string, unknown>;
+  let flags = 0;
+  for (
+    const [key, bit] of [
+      ["guard", IO_INTEGRITY_CHK_GUARD],
+      ["reftag", IO_INTEGRITY_CHK_REFTAG],
+      ["apptag", IO_INTEGRITY_CHK_APPTAG],
+    ] as const
+  ) {
+    const v = c[key];
+    if (v === undefined) continue;
+    if (typeof v !== "boolean") {
+      throw new TypeError(
+        `${name}.${key} must be a boolean, got ${describe(v)}`,
+      );
+    }
+    if (v) flags |= bit;
+  }
+  return flags;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+function checkSeed(seed: unknown, name: string): bigint {
+  if (seed === undefined) return 0n;
+  if (typeof seed === "bigint") {
+    if (seed < 0n || seed > U64_MAX) {
+      throw new RangeError(`${name} must be a u64 (0 to 2^64-1), got ${seed}`);
+    }
+    return seed;
+  }
+  if (typeof seed === "number") {
+    if (!Number.isSafeInteger(seed) || seed < 0) {
+      throw new RangeError(
+        `${name} must be a non-negative safe integer or a bigint, got ${seed}`,
+      );
+    }
+    return BigInt(seed);
+  }
+  throw new TypeError(
+    `${name} must be a bigint or a number, got ${describe(seed)}`,
+  );
+}
+
+function checkAppTag(appTag: unknown, name: string): number {
+  if (appTag === undefined) return 0;
+  if (typeof appTag !== "number") {
+    throw new TypeError(`${name} must be a number, got ${describe(appTag)}`);
+  }
+  if (!Number.isInteger(appTag) || appTag < 0 || appTag > 0xffff) {
+    throw new RangeError(`${name} must be a u16 (0 to 65535), got ${appTag}`);
+  }
+  return appTag;
+}
+
+/**
+ * IORING_RW_ATTR_FLAG_PI: `struct io_uring_attr_pi` (32 bytes), encoded
+ * with {@linkcode AttrPiView}. `rsvd` is always 0 (the kernel fails the
+ * request otherwise).
+ *
+ * @example
+ * ```ts
+ * import { PI_ATTRIBUTE } from "./attributes.ts";
+ * PI_ATTRIBUTE.size; // 32
+ * ```
+ */
+export const PI_ATTRIBUTE: AttributeKind<PiAttribute> = defineAttribute({
+  name: "pi",
+  bit: Math.log2(IORING_RW_ATTR_FLAG_PI),
+  size: ATTR_PI_SIZE,
+  validate(value: unknown, name: string): PiAttribute {
+    checkOptions(value, ["meta", "check", "appTag", "seed"], name);
+    if (value === undefined) {
+      throw new TypeError(`${name} must be an object with a meta buffer`);
+    }
+    const v = value as Record<string, unknown>;
+    if (!(v.meta instanceof Uint8Array)) {
+      throw new TypeError(
+        `${name}.meta must be a Uint8Array (the metadata buffer), got ${
+          describe(v.meta)
+        }`,
+      );
+    }
+    checkBuffer(v.meta, `${name}.meta`);
+    if (v.meta.byteLength === 0) {
+      throw new RangeError(`${name}.meta must not be empty`);
+    }
+    return Object.freeze({
+      meta: v.meta,
+      flags: piCheckFlags(v.check, `${name}.check`),
+      appTag: checkAppTag(v.appTag, `${name}.appTag`),
+      seed: checkSeed(v.seed, `${name}.seed`),
+    });
+  },
+  encode(pi: PiAttribute, bytes: Uint8Array): void {
+    const view = new AttrPiView(bytes);
+    view.flags = pi.flags;
+    view.appTag = pi.appTag;
+    view.len = pi.meta.byteLength;
+    view.addr = addressNumber(pi.meta);
+    view.seed = pi.seed;
+    view.rsvd = 0;
+  },
+  keep: (pi: PiAttribute) => [pi.meta],
+});
+
+/**
+ * Attributes packed for one request: point the SQE at `buffer` with `mask`
+ * ({@linkcode applyAttributes}), and keep `buffer` and everything in `keep`
+ * reachable until the request's completion has been reaped.
+ *
+ * @example
+ * ```ts
+ * import { packAttributes } from "./attributes.ts";
+ * const packed = packAttributes({ pi: { meta: new Uint8Array(8) } })!;
+ * packed.mask; // 1
+ * packed.buffer.byteLength; // 32
+ * ```
+ */
+export interface PackedAttributes {
+  /** The compound attribute buffer `attr_ptr` points at. */
+  readonly buffer: Uint8Array;
+  /** `attr_type_mask`: the OR of the attributes' type bits. */
+  readonly mask: number;
+  /** Buffers the attributes point at (PI metadata, ...). */
+  readonly keep: readonly unknown[];
+  /** The validated value of each attribute, by name (`values.pi`). */
+  readonly values: Readonly<Record<string, unknown>>;
+  /** The validated PI attribute, when one was given. */
+  readonly pi?: PiAttribute;
+}
+
+/**
+ * What a user passes: attribute name → options (`{ pi: {...} }`).
+ *
+ * @example
+ * ```ts
+ * import type { AttributeOptions } from "./attributes.ts";
+ * const attrs: AttributeOptions = { pi: { meta: new Uint8Array(8) } };
+ * ```
+ */
+export interface AttributeOptions {
+  readonly pi?: PiOptions;
+  readonly [name: string]: unknown;
+}
+
+/**
+ * A set of attribute kinds with unique names and type bits. The library
+ * uses {@linkcode DEFAULT_ATTRIBUTES}; tests build their own to check the
+ * compound layout with attributes the kernel does not have yet.
+ *
+ * @example
+ * ```ts
+ * import { AttributeTable, PI_ATTRIBUTE } from "./attributes.ts";
+ * const table = new AttributeTable([PI_ATTRIBUTE]);
+ * table.names; // ["pi"]
+ * ```
+ */
+export class AttributeTable {
+  readonly #byName = new Map<string, AttributeKind>();
+  #sorted: AttributeKind[] = [];
+
+  constructor(kinds: readonly AttributeKind[] = []) {
+    for (const kind of kinds) this.define(kind);
+  }
+
+  /**
+   * Adds a kind. A second kind with the same name or type bit is refused.
+   *
+   * @throws {TypeError} for a duplicate name or bit.
+   */
+  define<T>(kind: AttributeKind<T>): this {
+    const k = defineAttribute(kind) as unknown as AttributeKind;
+    if (this.#byName.has(k.name)) {
+      throw new TypeError(`attribute ${k.name} is already defined`);
+    }
+    const clash = this.#sorted.find((other) => other.bit === k.bit);
+    if (clash) {
+      throw new TypeError(
+        `attribute ${k.name}: type bit ${k.bit} is already ${clash.name}`,
+      );
+    }
+    this.#byName.set(k.name, k);
+    // Kept in type-bit order: the order of the compound buffer.
+    this.#sorted = [...this.#sorted, k].sort((a, b) => a.bit - b.bit);
+    return this;
+  }
+
+  /** Attribute names, in type-bit order. */
+  get names(): string[] {
+    return this.#sorted.map((k) => k.name);
+  }
+
+  /** The kind called `name`, if defined. */
+  get(name: string): AttributeKind | undefined {
+    return this.#byName.get(name);
+  }
+
+  /** Whether `options` has a (defined) value under an attribute name. */
+  present(options: object | undefined): boolean {
+    if (options === undefined || options === null) return false;
+    const o = options as Record<string, unknown>;
+    for (const k of this.#sorted) if (o[k.name] !== undefined) return true;
+    return false;
+  }
+
+  /**
+   * Validates `attrs` and packs them into one compound buffer, in the order
+   * of their type bits. Keys whose value is `undefined` are absent. With
+   * `op`, refuses attributes on an operation whose opcode row does not take
+   * them. With `{ pick: true }`, keys that are not attribute names are
+   * ignored (for a wider options object whose other keys the caller checks);
+   * otherwise they are refused.
+   *
+   * @returns `null` when no attribute is present.
+   * @throws {TypeError} unknown attribute names or keys, wrong types, or an
+   * operation without attribute support.
+   * @throws {RangeError} values out of range.
+   */
+  pack(
+    attrs: object | undefined,
+    op?: OpcodeName | OpcodeSpec,
+    options: { pick?: boolean } = {},
+  ): PackedAttributes | null {
+    if (attrs === undefined) return null;
+    if (attrs === null || typeof attrs !== "object" || Array.isArray(attrs)) {
+      throw new TypeError(
+        `attributes must be an object, got ${describe(attrs)}`,
+      );
+    }
+    const given = attrs as Record<string, unknown>;
+    if (!options.pick) {
+      for (const key of Object.keys(given)) {
+        if (!this.#byName.has(key)) {
+          throw new TypeError(
+            `unknown attribute ${JSON.stringify(key)} (known: ${
+              this.names.join(", ") || "none"
+            })`,
+          );
+        }
+      }
+    }
+    const chosen = this.#sorted.filter((k) => given[k.name] !== undefined);
+    if (chosen.length === 0) return null;
+    if (op !== undefined) {
+      const spec = typeof op === "string" ? OPCODES[op] : op;
+      if (spec === undefined) throw new TypeError(`unknown operation ${op}`);
+      if (!spec.attributes) {
+        throw new TypeError(
+          `${spec.name} does not take read/write attributes (${
+            chosen.map((k) => k.name).join(", ")
+          }): only read, write, readv, writev, read_fixed and write_fixed do`,
+        );
+      }
+    }
+    const values: Record<string, unknown> = {};
+    let size = 0;
+    for (const kind of chosen) {
+      values[kind.name] = kind.validate(given[kind.name], kind.name);
+      size += kind.size;
+    }
+    const buffer = new Uint8Array(size);
+    const keep: unknown[] = [];
+    let mask = 0;
+    let at = 0;
+    for (const kind of chosen) {
+      const value = values[kind.name];
+      kind.encode(value, buffer.subarray(at, at + kind.size));
+      if (kind.keep) keep.push(...kind.keep(value));
+      at += kind.size;
+      // Bits are distinct and below 2^53: addition is an exact OR.
+      mask += 2 ** kind.bit;
+    }
+    return Object.freeze({
+      buffer,
+      mask,
+      keep: Object.freeze(keep),
+      values: Object.freeze(values),
+      pi: values.pi as PiAttribute | undefined,
+    });
+  }
+}
+
+/**
+ * The attributes the kernel defines today: PI (IORING_RW_ATTR_FLAG_PI).
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_ATTRIBUTES } from "./attributes.ts";
+ * DEFAULT_ATTRIBUTES.names; // ["pi"]
+ * ```
+ */
+export const DEFAULT_ATTRIBUTES: AttributeTable = new AttributeTable([
+  PI_ATTRIBUTE,
+]);
+
+/**
+ * The names that are attributes (`["pi"]`), for an options checker that
+ * must accept them.
+ *
+ * @example
+ * ```ts
+ * import { attributeNames } from "./attributes.ts";
+ * const known = ["signal", ...attributeNames()];
+ * ```
+ */
+export function attributeNames(
+  table: AttributeTable = DEFAULT_ATTRIBUTES,
+): string[] {
+  return table.names;
+}
+
+/**
+ * Validates attribute options and packs them into one compound buffer
+ * ({@linkcode AttributeTable.pack} on {@linkcode DEFAULT_ATTRIBUTES}).
+ *
+ * @returns `null` when no attribute is present (plain read/write).
+ * @example
+ * ```ts
+ * import { packAttributes } from "./attributes.ts";
+ * const meta = new Uint8Array(64);
+ * const packed = packAttributes(
+ *   { pi: { meta, check: { guard: true, reftag: true }, seed: 2048 } },
+ *   "write",
+ * )!;
+ * packed.mask; // 1 (IORING_RW_ATTR_FLAG_PI)
+ * ```
+ */
+export function packAttributes(
+  attrs: AttributeOptions | undefined,
+  op?: OpcodeName | OpcodeSpec,
+  table: AttributeTable = DEFAULT_ATTRIBUTES,
+): PackedAttributes | null {
+  return table.pack(attrs, op);
+}
+
+/**
+ * Like {@linkcode packAttributes}, but takes a whole per-request options
+ * object (`{ pi, signal, ... }`) and packs only its attribute keys.
+ *
+ * @example
+ * ```ts
+ * import { attributesFrom } from "./attributes.ts";
+ * attributesFrom({ timeoutMs: 5 }, "read"); // null
+ * ```
+ */
+export function attributesFrom(
+  options: object | undefined,
+  op?: OpcodeName | OpcodeSpec,
+  table: AttributeTable = DEFAULT_ATTRIBUTES,
+): PackedAttributes | null {
+  if (!table.present(options)) return null;
+  return table.pack(options, op, { pick: true });
+}
+
+/**
+ * What {@linkcode applyAttributes} needs of a ring to write SQE words
+ * without a view (`RingCore` has it).
+ *
+ * @example
+ * ```ts
+ * import type { SqeWordWriter } from "./attributes.ts";
+ * const log: SqeWordWriter = { setSqeWord: (i, w, v) => console.log(i, w, v) };
+ * ```
+ */
+export interface SqeWordWriter {
+  setSqeWord(index: number, word: number, value: number): void;
+}
+
+// SQE words 12-13 are attr_ptr, 14-15 attr_type_mask (bytes 48 and 56).
+const ATTR_PTR_WORD = 12;
+const ATTR_MASK_WORD = 14;
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Points a prepared SQE at packed attributes: `attr_ptr` = the compound
+ * buffer's address, `attr_type_mask` = its mask. `null` clears both (a
+ * plain read/write). Either on an {@linkcode SqeView} (what the `prep*`
+ * helpers return) or on a ring and SQE slot (the Promise layer's
+ * allocation-free path).
+ *
+ * The caller keeps `packed.buffer` and `packed.keep` alive until the
+ * completion is reaped.
+ *
+ * @example
+ * ```ts
+ * import { RingCore } from "./core.ts";
+ * import { applyAttributes, packAttributes } from "./attributes.ts";
+ * using ring = new RingCore({ entries: 2 });
+ * const data = new Uint8Array(4096);
+ * const packed = packAttributes({ pi: { meta: new Uint8Array(64) } }, "write");
+ * applyAttributes(ring.prepWrite(0, data, 0), packed);
+ * ```
+ */
+export function applyAttributes(
+  sqe: SqeView,
+  packed: PackedAttributes | null,
+): void;
+export function applyAttributes(
+  ring: SqeWordWriter,
+  slot: number,
+  packed: PackedAttributes | null,
+): void;
+export function applyAttributes(
+  target: SqeView | SqeWordWriter,
+  slotOrPacked: number | PackedAttributes | null,
+  maybePacked?: PackedAttributes | null,
+): void {
+  if (typeof slotOrPacked === "number") {
+    const ring = target as SqeWordWriter;
+    const packed = maybePacked ?? null;
+    const address = packed ? addressNumber(packed.buffer) : 0;
+    const mask = packed ? packed.mask : 0;
+    ring.setSqeWord(slotOrPacked, ATTR_PTR_WORD, address >>> 0);
+    ring.setSqeWord(
+      slotOrPacked,
+      ATTR_PTR_WORD + 1,
+      Math.floor(address / TWO_32),
+    );
+    ring.setSqeWord(slotOrPacked, ATTR_MASK_WORD, mask >>> 0);
+    ring.setSqeWord(
+      slotOrPacked,
+      ATTR_MASK_WORD + 1,
+      Math.floor(mask / TWO_32),
+    );
+    return;
+  }
+  const sqe = target as SqeView;
+  const packed = slotOrPacked;
+  sqe.attrPtr = packed ? addressNumber(packed.buffer) : 0;
+  sqe.attrTypeMask = packed ? packed.mask : 0;
+}
