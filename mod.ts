@@ -14,7 +14,60 @@
  *
  * @module
  */
-export { type OpOptions, Ring } from "./ring/ring.ts";
+export { type DataOpOptions, type OpOptions, Ring } from "./ring/ring.ts";
+export {
+  applyAttributes,
+  type AttributeKind,
+  attributeNames,
+  type AttributeOptions,
+  attributesFrom,
+  AttributeTable,
+  DEFAULT_ATTRIBUTES,
+  defineAttribute,
+  packAttributes,
+  type PackedAttributes,
+  PI_ATTRIBUTE,
+  type PiAttribute,
+  piCheckFlags,
+  type PiChecks,
+  type PiOptions,
+  type SqeWordWriter,
+} from "./ring/attributes.ts";
+export {
+  type DirectAlignment,
+  directAlignment,
+  KernelTooOldError,
+  type PiRequest,
+  requireRwAttr,
+  targetOfFd,
+  validatePiRequest,
+} from "./ring/pi_validate.ts";
+export {
+  checksOf,
+  type DiagnoseInput,
+  diagnoseIntegrity,
+  explainAttributeError,
+  type IntegrityDiagnosis,
+  IntegrityError,
+  type IntegrityInterval,
+  piFormatOf,
+  rereadFor,
+} from "./ring/integrity.ts";
+export {
+  featureNames,
+  type KernelProfile,
+  kernelRelease,
+  probe,
+  probeFd,
+  type ProbeGuard,
+  probeKernel,
+  type ProbeResult,
+  probeTarget,
+  releaseAtLeast,
+  sysfsFormat,
+  type TargetProfile,
+} from "./ring/probe.ts";
+export { statxFd, statxPath } from "./sys/stat.ts";
 export {
   defaultRing,
   openFile,

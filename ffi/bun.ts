@@ -8,6 +8,7 @@ import type {
   CompletionWaiter,
   LoadedSymbols,
   NativeType,
+  PoolWorker,
   RuntimeFfi,
   SymbolTable,
 } from "./types.ts";
@@ -150,6 +151,23 @@ function completionWaiter(ringFd: number): CompletionWaiter {
   };
 }
 
+/** A pool Worker that holds the process open only while it is busy. */
+function startWorker(url: URL): PoolWorker {
+  const worker = new Worker(url.href, { type: "module" }) as Worker & {
+    ref(): void;
+    unref(): void;
+  };
+  worker.unref();
+  return {
+    worker,
+    setBusy(busy: boolean) {
+      if (busy) worker.ref();
+      else worker.unref();
+    },
+    idleKeepsAlive: false,
+  };
+}
+
 /** The Bun implementation of {@linkcode RuntimeFfi}. */
 export const runtime: RuntimeFfi = {
   name: "bun",
@@ -157,4 +175,5 @@ export const runtime: RuntimeFfi = {
   addressOf,
   memoryAt,
   completionWaiter,
+  startWorker,
 };

@@ -8,6 +8,7 @@ import type {
   CompletionWaiter,
   LoadedSymbols,
   NativeType,
+  PoolWorker,
   RuntimeFfi,
   SymbolTable,
 } from "./types.ts";
@@ -98,6 +99,18 @@ function completionWaiter(ringFd: number): CompletionWaiter {
   };
 }
 
+/**
+ * Deno Workers cannot be unref'd: an idle one keeps the process alive, so
+ * the pool stops its idle workers after a short delay.
+ */
+function startWorker(url: URL): PoolWorker {
+  return {
+    worker: new Worker(url.href, { type: "module" }),
+    setBusy() {},
+    idleKeepsAlive: true,
+  };
+}
+
 /** The Deno implementation of {@linkcode RuntimeFfi}. */
 export const runtime: RuntimeFfi = {
   name: "deno",
@@ -105,4 +118,5 @@ export const runtime: RuntimeFfi = {
   addressOf,
   memoryAt,
   completionWaiter,
+  startWorker,
 };

@@ -72,6 +72,39 @@ export const LIBC_SYMBOLS = {
 } as const satisfies SymbolTable;
 
 /**
+ * The blocking file calls of the fallback backend (used when io_uring is
+ * unavailable). They run on the threads of a `BlockingIo` pool, never on
+ * the JS thread, and report failure through the calling thread's errno.
+ *
+ * @example
+ * ```ts
+ * import { BLOCKING_IO_SYMBOLS } from "./symbols.ts";
+ * BLOCKING_IO_SYMBOLS.pread.args.length; // 4
+ * ```
+ */
+export const BLOCKING_IO_SYMBOLS = {
+  read: { args: ["i32", "address", "u64"], result: "i64" },
+  write: { args: ["i32", "address", "u64"], result: "i64" },
+  pread: { args: ["i32", "address", "u64", "i64"], result: "i64" },
+  pwrite: { args: ["i32", "address", "u64", "i64"], result: "i64" },
+  readv: { args: ["i32", "address", "i32"], result: "i64" },
+  writev: { args: ["i32", "address", "i32"], result: "i64" },
+  preadv: { args: ["i32", "address", "i32", "i64"], result: "i64" },
+  pwritev: { args: ["i32", "address", "i32", "i64"], result: "i64" },
+  fsync: { args: ["i32"], result: "i32" },
+  fdatasync: { args: ["i32"], result: "i32" },
+  openat: { args: ["i32", "address", "i32", "u32"], result: "i32" },
+  close: { args: ["i32"], result: "i32" },
+  statx: {
+    args: ["i32", "address", "i32", "u32", "address"],
+    result: "i32",
+  },
+  /** int fallocate(int fd, int mode, off_t offset, off_t len) */
+  fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
+  __errno_location: { args: [], result: "address" },
+} as const satisfies SymbolTable;
+
+/**
  * ISA-L checksum kernels (Debian `libisal2`), used when present.
  *
  * @example

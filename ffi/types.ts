@@ -13,7 +13,8 @@
  * - `i64`, `u64`: 64-bit integers; arguments take a number or bigint, results
  *   come back as a number (they are used for sizes, offsets and addresses,
  *   which stay below 2^53 on x86_64 and arm64 user space).
- * - `address`: a raw memory address as a number (argument or result).
+ * - `address`: a raw memory address as a number (argument or result); an
+ *   argument may also be `NULL_ADDRESS` (a bigint 0 on Deno, see ffi/mod.ts).
  * - `buffer`: a typed array whose first byte is passed as a pointer
  *   (arguments only).
  * - `void`: no result.
@@ -116,6 +117,8 @@ export interface RuntimeFfi {
    * thread: Deno runs a `nonblocking` FFI call, Bun a Worker.
    */
   completionWaiter(ringFd: number): CompletionWaiter;
+  /** Starts a module Worker for the blocking-call pool (see `blocking_io.ts`). */
+  startWorker(url: URL): PoolWorker;
 }
 
 /**
@@ -137,4 +140,76 @@ export interface CompletionWaiter {
   wait(): Promise<number>;
   /** Releases the thread; call only when no wait() is outstanding. */
   close(): void;
+}
+
+/**
+ * The calls a {@linkcode BlockingIo} pool runs (libc names). `read`/`write`
+ * with offset -1 use the current file position.
+ *
+ * @example
+ * ```ts
+ * import type { BlockingOp } from "./types.ts";
+ * const op: BlockingOp = "pread";
+ * ```
+ */
+export type BlockingOp =
+  | "pread"
+  | "pwrite"
+  | "preadv"
+  | "pwritev"
+  | "fsync"
+  | "fdatasync"
+  | "openat"
+  | "close"
+  | "statx"
+  | "fallocate";
+
+/**
+ * A small pool of threads that make blocking file system calls, so the JS
+ * thread never waits on one. Arguments are numbers (fds, raw addresses of
+ * memory the caller keeps alive until the promise settles, lengths,
+ * offsets); the result is the call's return value, or `-errno` (errno is
+ * read on the thread that made the call).
+ *
+ * @example
+ * ```ts
+ * import type { BlockingIo } from "./types.ts";
+ * declare const io: BlockingIo;
+ * const res = await io.call("fsync", [3]); // 0, or -errno
+ * ```
+ */
+export interface BlockingIo {
+  /** Runs `op(...args)` on a pool thread; resolves to its result or -errno. */
+  call(op: BlockingOp, args: readonly number[]): Promise<number>;
+  /** Calls started and not yet returned. */
+  readonly running: number;
+  /**
+   * Stops the threads. Idle ones stop now; one still inside a call stops
+   * when the call returns (the memory it uses must stay alive until then:
+   * `call` promises of such calls still settle).
+   */
+  close(): void;
+}
+
+/**
+ * What the runtime files add to the neutral worker pool: how to start a
+ * module Worker and whether an idle one keeps the process alive.
+ *
+ * @example
+ * ```ts
+ * import type { PoolWorker } from "./types.ts";
+ * declare const w: PoolWorker;
+ * w.setBusy(true);
+ * ```
+ */
+export interface PoolWorker {
+  /** The Worker itself. */
+  readonly worker: Worker;
+  /**
+   * Busy workers keep the process alive, idle ones should not. Bun can
+   * unref a Worker; Deno cannot, so its pool stops idle workers instead.
+   */
+  setBusy(busy: boolean): void;
+  /** Whether an idle worker still keeps the process alive. */
+  readonly idleKeepsAlive: boolean;
 }

@@ -9,12 +9,18 @@
  *
  * @module
  */
-import { addressNumber, liburing, memoryAt } from "../ffi/mod.ts";
+import { addressNumber, liburing, memoryAt, NULL_ADDRESS } from "../ffi/mod.ts";
 import { closeFd } from "../sys/fd.ts";
 import { mmap, munmap } from "../sys/memory.ts";
 import { UringError } from "../sys/errors.ts";
 import { RingClosedError, SubmissionQueueFullError } from "./errors.ts";
-import { fillSqe, OPCODES } from "./opcodes.ts";
+import { fillSqe, OPCODES, type OpcodeSpec } from "./opcodes.ts";
+import {
+  applyAttributes,
+  type AttributeOptions,
+  packAttributes,
+  type PackedAttributes,
+} from "./attributes.ts";
 import {
   checkBuffer,
   checkFd,
@@ -22,7 +28,7 @@ import {
   checkOffset,
   checkOptions,
 } from "./validate.ts";
-import { CQE32_SIZE, CQE_SIZE, CqeView } from "../structs/cqe.ts";
+import { CQE32_SIZE, Cqe32View, CQE_SIZE, CqeView } from "../structs/cqe.ts";
 import { SQE128_SIZE, Sqe128View, SQE_SIZE, SqeView } from "../structs/sqe.ts";
 import { PARAMS_SIZE, ParamsView } from "../structs/params.ts";
 import { IOVEC_SIZE } from "../structs/iovec.ts";
@@ -248,7 +254,7 @@ export class RingCore {
     toSubmit: number,
     minComplete: number,
     flags: number,
-    sig: number,
+    sig: number | bigint,
   ) => number;
 
   // Mappings: [address, length] pairs, unmapped exactly once by close().
@@ -269,6 +275,8 @@ export class RingCore {
 
   // SQE array.
   readonly #sqeWords: Uint32Array;
+  // The same memory as doubles, for fillSqe's 8-byte zero stores.
+  readonly #sqeWide: Float64Array;
   readonly #sqeWordsPerEntry: number;
   readonly #sqeViews: SqeView[];
   // Per-slot references to argument memory the kernel reads at submit time
@@ -424,6 +432,7 @@ export class RingCore {
       );
 
       this.#sqeWords = new Uint32Array(sqes);
+      this.#sqeWide = new Float64Array(sqes);
       this.#sqeWordsPerEntry = sqeSize >>> 2;
       this.#sqeViews = [];
       const sqeBytes = new Uint8Array(sqes);
@@ -448,8 +457,9 @@ export class RingCore {
       const cqBytes = new Uint8Array(cqRing);
       for (let i = 0; i < this.cqEntries; i++) {
         const at = cqOff.cqes + i * cqeSize;
+        const bytes = cqBytes.subarray(at, at + cqeSize);
         this.#cqeViews.push(
-          new CqeView(cqBytes.subarray(at, at + cqeSize), cqeSize),
+          cqeSize === CQE32_SIZE ? new Cqe32View(bytes) : new CqeView(bytes),
         );
       }
     } catch (error) {
@@ -540,6 +550,7 @@ export class RingCore {
       addr,
       len,
       off,
+      this.#sqeWide,
     );
     this.#sqeKeep[index] = undefined;
     return index;
@@ -575,9 +586,10 @@ export class RingCore {
     if (this.#closed) throw new RingClosedError("prep");
     const index = this.#nextSqeIndex();
     if (index < 0) return -1;
+    const words = this.#sqeWords;
     const base = index * this.#sqeWordsPerEntry;
-    fillSqe(this.#sqeWords, base, opcode, fd, addr, len, off);
-    this.#sqeWords[base + 8] = userData;
+    fillSqe(words, base, opcode, fd, addr, len, off, this.#sqeWide);
+    words[base + 8] = userData;
     return index;
   }
 
@@ -612,20 +624,17 @@ export class RingCore {
 
   /**
    * IORING_OP_READ into `buf` from `offset` (-1: the current file position).
+   * `attributes` (`{ pi }`, Linux 6.14) are packed into a compound buffer
+   * that the ring keeps until the SQE is reused; the PI metadata buffer
+   * itself must stay alive until the completion, like `buf`.
    */
-  prepRead(fd: number, buf: ArrayBufferView, offset: number | bigint): SqeView {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    return this.#sqeViews[
-      this.#prep(
-        OPCODES.read.opcode,
-        fd,
-        addressNumber(buf),
-        buf.byteLength,
-        off,
-      )
-    ];
+  prepRead(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    attributes?: AttributeOptions,
+  ): SqeView {
+    return this.#prepData(OPCODES.read, fd, buf, offset, attributes);
   }
 
   /** IORING_OP_WRITE of `buf` at `offset` (-1: the current file position). */
@@ -633,19 +642,45 @@ export class RingCore {
     fd: number,
     buf: ArrayBufferView,
     offset: number | bigint,
+    attributes?: AttributeOptions,
+  ): SqeView {
+    return this.#prepData(OPCODES.write, fd, buf, offset, attributes);
+  }
+
+  #prepData(
+    spec: OpcodeSpec,
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    attributes: AttributeOptions | undefined,
   ): SqeView {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
-    return this.#sqeViews[
-      this.#prep(
-        OPCODES.write.opcode,
-        fd,
-        addressNumber(buf),
-        buf.byteLength,
-        off,
-      )
-    ];
+    const packed = packAttributes(attributes, spec);
+    const index = this.#prep(
+      spec.opcode,
+      fd,
+      addressNumber(buf),
+      buf.byteLength,
+      off,
+    );
+    return this.#attach(index, packed);
+  }
+
+  /**
+   * Points SQE `index` at packed attributes and keeps the compound buffer
+   * until the slot is reused (the kernel copies it when it takes the SQE).
+   */
+  #attach(
+    index: number,
+    packed: PackedAttributes | null,
+    keep?: unknown,
+  ): SqeView {
+    const view = this.#sqeViews[index];
+    if (packed !== null) applyAttributes(view, packed);
+    this.#sqeKeep[index] = packed === null ? keep : [keep, packed];
+    return view;
   }
 
   /** IORING_OP_READV: scatter into `buffers` from `offset`. */
@@ -653,8 +688,9 @@ export class RingCore {
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
+    attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepVectored(OPCODES.readv.opcode, fd, buffers, offset);
+    return this.#prepVectored(OPCODES.readv, fd, buffers, offset, attributes);
   }
 
   /** IORING_OP_WRITEV: gather `buffers` and write them at `offset`. */
@@ -662,29 +698,31 @@ export class RingCore {
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
+    attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepVectored(OPCODES.writev.opcode, fd, buffers, offset);
+    return this.#prepVectored(OPCODES.writev, fd, buffers, offset, attributes);
   }
 
   #prepVectored(
-    opcode: number,
+    spec: OpcodeSpec,
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
+    attributes: AttributeOptions | undefined,
   ): SqeView {
     checkFd(fd);
     const iovecs = buildIovecs(buffers);
     const off = checkOffset(offset);
+    const packed = packAttributes(attributes, spec);
     const index = this.#prep(
-      opcode,
+      spec.opcode,
       fd,
       addressNumber(iovecs),
       buffers.length,
       off,
     );
     // The kernel copies the iovec array when it takes the SQE.
-    this.#sqeKeep[index] = iovecs;
-    return this.#sqeViews[index];
+    return this.#attach(index, packed, iovecs);
   }
 
   /**
@@ -696,8 +734,16 @@ export class RingCore {
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
+    attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepFixed(OPCODES.readFixed.opcode, fd, buf, offset, bufIndex);
+    return this.#prepFixed(
+      OPCODES.readFixed,
+      fd,
+      buf,
+      offset,
+      bufIndex,
+      attributes,
+    );
   }
 
   /** IORING_OP_WRITE_FIXED of `buf`, inside registered buffer `bufIndex`. */
@@ -706,36 +752,40 @@ export class RingCore {
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
+    attributes?: AttributeOptions,
   ): SqeView {
     return this.#prepFixed(
-      OPCODES.writeFixed.opcode,
+      OPCODES.writeFixed,
       fd,
       buf,
       offset,
       bufIndex,
+      attributes,
     );
   }
 
   #prepFixed(
-    opcode: number,
+    spec: OpcodeSpec,
     fd: number,
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
+    attributes: AttributeOptions | undefined,
   ): SqeView {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
     checkInteger(bufIndex, "bufIndex", 0, 0xffff);
+    const packed = packAttributes(attributes, spec);
     const index = this.#prep(
-      opcode,
+      spec.opcode,
       fd,
       addressNumber(buf),
       buf.byteLength,
       off,
     );
     this.#sqeWords[this.#word(index, 10)] = bufIndex;
-    return this.#sqeViews[index];
+    return this.#attach(index, packed);
   }
 
   /**
@@ -954,7 +1004,13 @@ export class RingCore {
     }
     if (!needEnter) return submitted;
     for (;;) {
-      const result = this.#enter(this.fd, submitted, waitNr, flags, 0);
+      const result = this.#enter(
+        this.fd,
+        submitted,
+        waitNr,
+        flags,
+        NULL_ADDRESS,
+      );
       if (result >= 0) return result;
       if (result === -EINTR) continue;
       throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
@@ -987,7 +1043,7 @@ export class RingCore {
    */
   enter(toSubmit: number, minComplete: number, flags: number): number {
     this.#assertOpen("enter");
-    return this.#enter(this.fd, toSubmit, minComplete, flags, 0);
+    return this.#enter(this.fd, toSubmit, minComplete, flags, NULL_ADDRESS);
   }
 
   /** Publishes prepared SQEs without entering the kernel; returns the count pending. */
@@ -1048,7 +1104,7 @@ export class RingCore {
     ) {
       flags |= IORING_ENTER_SQ_WAKEUP;
     }
-    const result = this.#enter(this.fd, 0, minComplete, flags, 0);
+    const result = this.#enter(this.fd, 0, minComplete, flags, NULL_ADDRESS);
     // EBUSY: the kernel could not flush overflow yet; the caller retries.
     if (result < 0 && result !== -EINTR && result !== -EBUSY) {
       throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
@@ -1087,12 +1143,13 @@ export class RingCore {
         continue;
       }
       const cq = this.#cq;
+      const cqI32 = this.#cqI32;
       const mask = this.#cqMask;
       const stride = this.#cqeWordsPerEntry;
       const first = this.#cqeWord0;
       while (head !== tail) {
         const w = first + (head & mask) * stride;
-        handler(cq[w], this.#cqI32[w + 2], cq[w + 3], cq[w + 1]);
+        handler(cq[w], cqI32[w + 2], cq[w + 3], cq[w + 1]);
         head = (head + 1) >>> 0;
         total++;
       }

@@ -50,7 +50,23 @@ import {
   STATX_BTIME,
   STATX_DIOALIGN,
 } from "../structs/constants.ts";
-import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
+import { EAGAIN, EBUSY, ECANCELED, EILSEQ, EINTR } from "../structs/errno.ts";
+import {
+  applyAttributes,
+  attributeNames,
+  attributesFrom,
+  type PackedAttributes,
+  type PiOptions,
+} from "./attributes.ts";
+import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
+import {
+  diagnoseIntegrity,
+  explainAttributeError,
+  IntegrityError,
+  type IntegrityErrorInit,
+  rereadFor,
+} from "./integrity.ts";
+import { probeKernel, type TargetProfile } from "./probe.ts";
 
 /**
  * Memory of requests failed without a completion (a broken ring): the
@@ -73,6 +89,28 @@ export interface OpOptions {
   /** A linked timeout: the request is cancelled and rejects with a `TimeoutError` after this many ms. */
   timeoutMs?: number;
 }
+
+/**
+ * Options of the data operations (read, write, readv, writev, readFixed,
+ * writeFixed): {@linkcode OpOptions} plus read/write attributes (Linux
+ * 6.14), today `pi`: Protection Information checked by the device.
+ *
+ * @example
+ * ```ts
+ * import type { DataOpOptions } from "./ring.ts";
+ * const meta = new Uint8Array(64); // 8 intervals × 8-byte tuples, from generatePi
+ * const opts: DataOpOptions = {
+ *   pi: { meta, check: { guard: true, reftag: true }, seed: 2048 },
+ * };
+ * ```
+ */
+export interface DataOpOptions extends OpOptions {
+  /** Protection Information for this request (needs O_DIRECT and a PI-formatted device). */
+  pi?: PiOptions;
+}
+
+/** Option names the data operations take beyond OP_OPTION_NAMES. */
+const DATA_OPTION_NAMES: readonly string[] = attributeNames();
 
 const OP_OPTION_NAMES = ["signal", "timeoutMs"];
 
@@ -130,6 +168,10 @@ interface PendingOp {
   slot: number;
   userData: number;
   state: number;
+  /** Packed read/write attributes, or null. */
+  attrs: PackedAttributes | null;
+  /** The data buffer(s), for explaining an integrity failure. */
+  data: ArrayBufferView | readonly ArrayBufferView[] | null;
 }
 
 const QUEUED = 0; // in the backlog
@@ -221,7 +263,7 @@ export class Ring extends RingCore {
     fd: number,
     buf: ArrayBufferView,
     offset: number | bigint,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#rw(OPCODES.read, fd, buf, offset, options) as Promise<number>;
   }
@@ -242,7 +284,7 @@ export class Ring extends RingCore {
     fd: number,
     buf: ArrayBufferView,
     offset: number | bigint,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#rw(OPCODES.write, fd, buf, offset, options) as Promise<number>;
   }
@@ -262,7 +304,7 @@ export class Ring extends RingCore {
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#vectored(OPCODES.readv, fd, buffers, offset, options);
   }
@@ -282,7 +324,7 @@ export class Ring extends RingCore {
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#vectored(OPCODES.writev, fd, buffers, offset, options);
   }
@@ -305,7 +347,7 @@ export class Ring extends RingCore {
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#fixed(OPCODES.readFixed, fd, buf, offset, bufIndex, options);
   }
@@ -328,7 +370,7 @@ export class Ring extends RingCore {
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
-    options?: OpOptions,
+    options?: DataOpOptions,
   ): Promise<number> {
     return this.#fixed(OPCODES.writeFixed, fd, buf, offset, bufIndex, options);
   }
@@ -570,11 +612,12 @@ export class Ring extends RingCore {
     fd: number,
     buf: ArrayBufferView,
     offset: number | bigint,
-    options: OpOptions | undefined,
+    options: DataOpOptions | undefined,
   ): Promise<unknown> {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
+    const attrs = this.#attributes(spec, fd, buf, off, options, false);
     return this.#submitOp(
       spec,
       fd,
@@ -583,9 +626,12 @@ export class Ring extends RingCore {
       off,
       0,
       -1,
-      buf,
+      attrs ? [buf, attrs] : buf,
       null,
       options,
+      DATA_OPTION_NAMES,
+      attrs,
+      buf,
     );
   }
 
@@ -594,11 +640,13 @@ export class Ring extends RingCore {
     fd: number,
     buffers: readonly ArrayBufferView[],
     offset: number | bigint,
-    options: OpOptions | undefined,
+    options: DataOpOptions | undefined,
   ): Promise<number> {
     checkFd(fd);
     const iovecs = buildIovecs(buffers);
     const off = checkOffset(offset);
+    const list = [...buffers];
+    const attrs = this.#attributes(spec, fd, list, off, options, false);
     return this.#submitOp(
       spec,
       fd,
@@ -607,9 +655,12 @@ export class Ring extends RingCore {
       off,
       0,
       -1,
-      [iovecs, [...buffers]],
+      [iovecs, list, attrs],
       null,
       options,
+      DATA_OPTION_NAMES,
+      attrs,
+      list,
     ) as Promise<number>;
   }
 
@@ -619,12 +670,13 @@ export class Ring extends RingCore {
     buf: ArrayBufferView,
     offset: number | bigint,
     bufIndex: number,
-    options: OpOptions | undefined,
+    options: DataOpOptions | undefined,
   ): Promise<number> {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
     checkInteger(bufIndex, "bufIndex", 0, 0xffff);
+    const attrs = this.#attributes(spec, fd, buf, off, options, false);
     return this.#submitOp(
       spec,
       fd,
@@ -633,10 +685,46 @@ export class Ring extends RingCore {
       off,
       0,
       bufIndex,
-      buf,
+      attrs ? [buf, attrs] : buf,
       null,
       options,
+      DATA_OPTION_NAMES,
+      attrs,
+      buf,
     ) as Promise<number>;
+  }
+
+  /**
+   * Validates and packs the read/write attributes of a data request (null
+   * when it has none). PI requests are checked against the kernel, the fd
+   * (O_DIRECT, alignment) and the target's probed profile before anything
+   * is submitted.
+   */
+  #attributes(
+    spec: OpcodeSpec,
+    fd: number,
+    data: ArrayBufferView | readonly ArrayBufferView[],
+    offset: number,
+    options: DataOpOptions | undefined,
+    fixedFile: boolean,
+  ): PackedAttributes | null {
+    if (options === undefined || options === null) return null;
+    const attrs = attributesFrom(options, spec);
+    if (attrs === null) return null;
+    requireRwAttr(this.features);
+    if (attrs.pi) {
+      validatePiRequest({
+        op: spec.name,
+        fd,
+        data,
+        offset,
+        pi: attrs.pi,
+        features: this.features,
+        target: fixedFile ? undefined : targetOfFd(fd),
+        fixedFile,
+      });
+    }
+    return attrs;
   }
 
   // ---------------------------------------------------------- the machinery
@@ -653,6 +741,8 @@ export class Ring extends RingCore {
     transform: Transform | null,
     options: OpOptions | undefined,
     extraOptions?: readonly string[],
+    attrs: PackedAttributes | null = null,
+    data: ArrayBufferView | readonly ArrayBufferView[] | null = null,
   ): Promise<unknown> {
     if (this.closed || this.#shuttingDown) {
       return Promise.reject(new RingClosedError(spec.name));
@@ -702,6 +792,8 @@ export class Ring extends RingCore {
       slot: -1,
       userData: 0,
       state: QUEUED,
+      attrs,
+      data,
     };
     if (signal !== undefined) {
       op.onAbort = () => this.#abort(op);
@@ -744,6 +836,7 @@ export class Ring extends RingCore {
     );
     if (op.opFlags !== 0) this.setSqeWord(index, 7, op.opFlags);
     if (op.bufIndex >= 0) this.setSqeWord(index, 10, op.bufIndex);
+    if (op.attrs !== null) applyAttributes(this, index, op.attrs);
     this.#ops[slot] = op;
     op.slot = slot;
     op.userData = userData;
@@ -929,6 +1022,8 @@ export class Ring extends RingCore {
       );
     } else if (res === -ECANCELED && this.#shuttingDown) {
       op.reject(new RingClosedError(op.spec.name));
+    } else if (op.attrs !== null) {
+      this.#rejectAttributeFailure(op, res);
     } else {
       op.reject(
         UringError.from(res, {
@@ -937,6 +1032,77 @@ export class Ring extends RingCore {
         }),
       );
     }
+  }
+
+  /**
+   * Rejects a request that carried attributes. An integrity failure
+   * (-EILSEQ) is explained interval by interval: a write's outgoing data
+   * and metadata are verified in software; a read's range is read again
+   * without device checks and verified. Other errors get the likely cause
+   * from the probe.
+   */
+  #rejectAttributeFailure(op: PendingOp, res: number): void {
+    const pi = op.attrs!.pi;
+    const fd = op.fd;
+    let target: TargetProfile | undefined;
+    try {
+      target = targetOfFd(fd);
+    } catch {
+      target = undefined; // the fd may be closed already
+    }
+    if (res === -EILSEQ && pi) {
+      const views = (Array.isArray(op.data) ? op.data : [op.data]).map((
+        v: ArrayBufferView,
+      ) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+      const direction = op.spec.writesMemory ? "read" : "write";
+      const reread = direction === "read" && !this.#shuttingDown
+        ? rereadFor(
+          pi,
+          (data, off, piOptions) => this.read(fd, data, off, { pi: piOptions }),
+        )
+        : undefined;
+      diagnoseIntegrity({
+        direction,
+        data: views.length === 1 ? views[0] : views,
+        meta: pi.meta,
+        pi,
+        format: target?.integrity ? target : undefined,
+        offset: op.off,
+        lbaSize: target?.logicalBlockSize,
+        reread,
+      }).catch((error) => ({
+        undetermined: `the re-read to find the failed interval failed: ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      })).then((diagnosis) =>
+        op.reject(
+          new IntegrityError({
+            op: op.spec.name,
+            fd,
+            offset: op.off,
+            flags: pi.flags,
+            ...diagnosis,
+          } as IntegrityErrorInit),
+        )
+      );
+      return;
+    }
+    let detail: string | undefined;
+    try {
+      detail = explainAttributeError(res, { kernel: probeKernel(), target }, {
+        dataLength: Array.isArray(op.data)
+          ? op.data.reduce(
+            (n: number, b: ArrayBufferView) => n + b.byteLength,
+            0,
+          )
+          : (op.data as ArrayBufferView | null)?.byteLength,
+        metaLength: pi?.meta.byteLength,
+        flags: pi?.flags,
+      });
+    } catch {
+      detail = undefined;
+    }
+    op.reject(UringError.from(res, { op: op.spec.name, fd, detail }));
   }
 
   #abort(op: PendingOp): void {

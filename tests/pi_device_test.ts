@@ -9,7 +9,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { generatePi } from "../pi/mod.ts";
-import { type OpOptions, Ring } from "../ring/ring.ts";
+import { type DataOpOptions, Ring } from "../ring/ring.ts";
 import type { PiOptions } from "../ring/attributes.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
 import { probe, type TargetProfile } from "../ring/probe.ts";
@@ -63,9 +63,9 @@ function allChecks(t: TargetProfile): number {
   return GUARD | APPTAG | (t.refTagChecked ? REFTAG : 0);
 }
 
-/** Per-request options with `pi` (typed loosely until OpOptions declares it). */
-function withPi(pi: PiOptions): OpOptions {
-  return { pi } as unknown as OpOptions;
+/** Per-request options carrying `pi`. */
+function withPi(pi: PiOptions): DataOpOptions {
+  return { pi };
 }
 
 /** A fresh region per test, from LBA 2048 on, one interval-aligned block. */

@@ -1,0 +1,133 @@
+/**
+ * PI and attributes through the Promise API and the prep helpers, against
+ * the live kernel (which has IORING_FEAT_RW_ATTR but no block integrity):
+ * requests are refused before submission with the reason, or the kernel's
+ * error comes back explained.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  alignedBuffer,
+  IO_INTEGRITY_CHK_GUARD,
+  IORING_RW_ATTR_FLAG_PI,
+  KernelTooOldError,
+  O_DIRECT,
+  Ring,
+  UringError,
+} from "../mod.ts";
+import { directIoDir, withTempFile } from "./helpers.ts";
+
+const directDir = directIoDir();
+const noDirect = directDir === null ? "no O_DIRECT-capable directory" : false;
+if (noDirect) console.log(`SKIP attr_promise O_DIRECT tests: ${noDirect}`);
+
+function piOptions() {
+  return { pi: { meta: new Uint8Array(64), check: { guard: true } } };
+}
+
+test("Promise write with pi on a tmpfs file is refused before submission with the reason", async () => {
+  await withTempFile({ size: 4096 }, async (fd) => {
+    await using ring = new Ring({ entries: 4 });
+    assert.throws(
+      () => ring.write(fd, alignedBuffer(4096), 0, piOptions()),
+      (e: unknown) =>
+        e instanceof TypeError &&
+        /cannot carry integrity metadata/.test(e.message) &&
+        /tmpfs/.test(e.message),
+    );
+    assert.equal(ring.pending, 0);
+  });
+});
+
+test(
+  "Promise read with pi on an O_DIRECT file of a disk without integrity is refused with the reason",
+  {
+    skip: noDirect,
+  },
+  async () => {
+    await withTempFile(
+      { dir: directDir!, size: 8192, flags: O_DIRECT },
+      async (fd) => {
+        await using ring = new Ring({ entries: 4 });
+        assert.throws(
+          () => ring.read(fd, alignedBuffer(4096), 0, piOptions()),
+          (e: unknown) =>
+            e instanceof TypeError &&
+            /cannot carry integrity metadata/.test(e.message),
+        );
+      },
+    );
+  },
+);
+
+test("pi is refused on operations that take no attributes", async () => {
+  await withTempFile({ size: 4096 }, async (fd) => {
+    await using ring = new Ring({ entries: 4 });
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => ring.fsync(fd, piOptions() as any),
+      (e: unknown) =>
+        e instanceof TypeError && /unknown option "pi"/.test(e.message),
+    );
+  });
+});
+
+test("unknown attribute keys and bad PI values are TypeError/RangeError before submission", async () => {
+  await withTempFile({ size: 4096 }, async (fd) => {
+    await using ring = new Ring({ entries: 4 });
+    const buf = alignedBuffer(4096);
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => ring.read(fd, buf, 0, { pii: {} } as any),
+      TypeError,
+    );
+    assert.throws(
+      () =>
+        ring.read(fd, buf, 0, {
+          pi: { meta: new Uint8Array(64), appTag: 70000 },
+        }),
+      RangeError,
+    );
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => ring.read(fd, buf, 0, { pi: { meta: "x" } as any }),
+      TypeError,
+    );
+  });
+});
+
+test("prepWrite with attributes sets attr_ptr and attr_type_mask; the kernel answers EINVAL on tmpfs", async () => {
+  await withTempFile({ size: 4096 }, (fd) => {
+    using ring = new Ring({ entries: 4 });
+    const meta = new Uint8Array(64);
+    const data = new Uint8Array(4096);
+    const sqe = ring.prepWrite(fd, data, 0, {
+      pi: { meta, check: IO_INTEGRITY_CHK_GUARD, appTag: 0x1234, seed: 7 },
+    });
+    assert.equal(sqe.attrTypeMask, BigInt(IORING_RW_ATTR_FLAG_PI));
+    assert.notEqual(sqe.attrPtr, 0n);
+    sqe.userData = 99n;
+    ring.submitAndWait(1);
+    const cqe = ring.waitCqe();
+    assert.equal(cqe.userData, 99n);
+    assert.equal(cqe.res, -22);
+    ring.cqAdvance(1);
+  });
+});
+
+test("requireRwAttr-style refusal: a kernel without IORING_FEAT_RW_ATTR is named too old", () => {
+  const error = new KernelTooOldError("pi", "IORING_FEAT_RW_ATTR", "6.14");
+  assert.ok(error instanceof Error);
+  assert.match(
+    error.message,
+    /kernel too old \(Linux 6\.14\+ needed, no IORING_FEAT_RW_ATTR\)/,
+  );
+});
+
+test("a UringError from a PI request names the op and fd", async () => {
+  await withTempFile({ size: 4096 }, (fd) => {
+    const e = UringError.from(-22, { op: "write", fd });
+    assert.equal(e.code, "EINVAL");
+    assert.equal(e.fd, fd);
+  });
+});
