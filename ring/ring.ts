@@ -279,6 +279,53 @@ export class Ring extends RingCore {
    * const fd = openFd("/dev/shm/uring-write", O_WRONLY | O_CREAT);
    * await ring.write(fd, new Uint8Array([1, 2, 3]), 0);
    * ```
+   *
+   * With Protection Information, on Deno (`deno run -A pi.ts /dev/nvme0n1`):
+   * the device checks every 512-byte interval against the tuples the
+   * application computed, end to end. The layout comes from `probe()`.
+   * ```ts
+   * import {
+   *   alignedBuffer, generatePi, IntegrityError, O_DIRECT, O_RDWR, openFd,
+   *   piFormatOf, probe, Ring,
+   * } from "../mod.ts";
+   * const device = Deno.args[0];
+   * const target = probe(device).target!;
+   * if (!target.integrity) throw new Error(`no PI: ${target.reason}`);
+   * const offset = 2048 * target.interval; // keep away from LBA 0
+   * const format = piFormatOf(target, offset); // guard, interval, ref tag seed
+   * const data = alignedBuffer(8 * target.interval);
+   * crypto.getRandomValues(data);
+   * const meta = new Uint8Array((data.length / target.interval) * target.metadataSize);
+   * generatePi(data, meta, { ...format, appTag: 0x1234 });
+   * await using ring = new Ring();
+   * const fd = openFd(device, O_RDWR | O_DIRECT);
+   * try {
+   *   await ring.write(fd, data, offset, {
+   *     pi: { meta, appTag: 0x1234, check: { guard: true, apptag: true, reftag: target.refTagChecked } },
+   *   });
+   * } catch (e) {
+   *   if (e instanceof IntegrityError) console.error(e.intervals); // which interval, which field
+   *   throw e;
+   * }
+   * ```
+   *
+   * The same on Bun (`bun pi.ts /dev/nvme0n1`): only the way to read the
+   * arguments differs; the library code is identical.
+   * ```ts
+   * import process from "node:process";
+   * import { alignedBuffer, generatePi, O_DIRECT, O_RDWR, openFd, piFormatOf, probe, Ring } from "../mod.ts";
+   * const device = process.argv[2];
+   * const target = probe(device).target!;
+   * const offset = 2048 * target.interval;
+   * const data = alignedBuffer(8 * target.interval);
+   * const meta = new Uint8Array(8 * target.metadataSize);
+   * generatePi(data, meta, { ...piFormatOf(target, offset), appTag: 7 });
+   * await using ring = new Ring();
+   * const fd = openFd(device, O_RDWR | O_DIRECT);
+   * await ring.write(fd, data, offset, { pi: { meta, appTag: 7, check: { guard: true, apptag: true } } });
+   * const back = alignedBuffer(data.length), backMeta = new Uint8Array(meta.length);
+   * await ring.read(fd, back, offset, { pi: { meta: backMeta, appTag: 7, check: { guard: true, apptag: true } } });
+   * ```
    */
   write(
     fd: number,
