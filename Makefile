@@ -16,6 +16,6 @@ bench: setup
 	@bash bench/run.sh
 
 check: setup
-	@node_modules/.bin/deno check mod.ts ffi/ structs/ ring/ pi/ tests/ bench/
+	@node_modules/.bin/deno check mod.ts cli.ts ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/
 	@node_modules/.bin/deno lint
 	@node_modules/.bin/deno fmt --check

@@ -142,6 +142,14 @@ function withFastDefaults(options: RingOptions): RingOptions {
  */
 const TASKRUN_CHECK_MS = 5;
 
+/**
+ * How many flushes in a row may reap completions inline (from microtasks)
+ * before the ring goes back through the event loop: large enough that
+ * inline completions rarely cost a waiter round trip, small enough that a
+ * stream of always-inline requests cannot starve timers.
+ */
+const MAX_INLINE_ROUNDS = 32;
+
 /** What turns a CQE result into the value a promise resolves to. */
 type Transform = (res: number, op: PendingOp) => unknown;
 
@@ -940,10 +948,17 @@ export class Ring extends RingCore {
     this.#submitPrepared();
     if (!this.#armed) {
       // Completions that finished inline during submit are reaped now,
-      // saving a trip through the waiter.
-      this.#reapAll();
-      this.#refill();
-      this.#submitPrepared();
+      // saving a trip through the waiter. Only a bounded number of times
+      // in a row, though: requests that always complete inline (NOPs,
+      // cached data) would otherwise chain microtasks forever and starve
+      // timers and I/O callbacks. Past the bound the waiter is armed, and
+      // its wake-up comes back through the event loop.
+      if (this.#inlineRounds < MAX_INLINE_ROUNDS) {
+        this.#inlineRounds++;
+        this.#reapAll();
+        this.#refill();
+        this.#submitPrepared();
+      }
       if (this.#inFlight > 0) this.#arm();
       else {
         this.#stopTaskrunCheck();
@@ -953,6 +968,8 @@ export class Ring extends RingCore {
   }
 
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
+  /** Flushes in a row that reaped inline without a trip through the event loop. */
+  #inlineRounds = 0;
 
   readonly #taskrunCheck = (): void => {
     if (this.closed || this.#inFlight === 0) return this.#stopTaskrunCheck();
@@ -984,6 +1001,7 @@ export class Ring extends RingCore {
 
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
+    this.#inlineRounds = 0;
     if (this.closed) return;
     if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
       // The waiter itself failed (this should not happen on a healthy

@@ -14,7 +14,7 @@ status=0
 
 echo "== static checks: deno check, lint, fmt"
 static_failed=0
-deno check mod.ts ffi/ structs/ ring/ pi/ tests/ bench/ scripts/ $( [ -e cli.ts ] && echo cli.ts cli/ ) || static_failed=1
+deno check mod.ts cli.ts ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/ || static_failed=1
 deno lint || static_failed=1
 deno fmt --check || static_failed=1
 

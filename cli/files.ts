@@ -1,0 +1,122 @@
+/**
+ * Opening the files a command names, with failures turned into one-line
+ * messages people can act on ("x is a directory, not a file") instead of
+ * errno dumps. Metadata comes from statx(2) through libc; the data itself
+ * always goes through the ring.
+ *
+ * @module
+ */
+import type { Ring } from "../ring/ring.ts";
+import { UringError } from "../sys/errors.ts";
+import { statxPath } from "../sys/stat.ts";
+import type { Statx } from "../structs/statx.ts";
+import { errnoMessage } from "../structs/errno.ts";
+import { S_IFBLK, S_IFDIR, S_IFMT, S_IFREG } from "../structs/constants.ts";
+import { EnvironmentError } from "./errors.ts";
+
+/**
+ * A one-line description of a failed system call on `path`.
+ *
+ * @example
+ * ```ts
+ * import { describeFailure } from "./files.ts";
+ * describeFailure("/nope", new Error("x")); // "/nope: x"
+ * ```
+ */
+export function describeFailure(path: string, error: unknown): string {
+  if (error instanceof UringError) {
+    return `${path}: ${
+      errnoMessage(error.errno).toLowerCase()
+    } (${error.code})`;
+  }
+  return `${path}: ${error instanceof Error ? error.message : String(error)}`;
+}
+
+/**
+ * statx of `path`, or an {@linkcode EnvironmentError} saying why not.
+ *
+ * @example
+ * ```ts
+ * import { statOrExplain } from "./files.ts";
+ * statOrExplain("/etc/hostname").size;
+ * ```
+ */
+export function statOrExplain(path: string): Statx {
+  try {
+    return statxPath(path);
+  } catch (error) {
+    throw new EnvironmentError(describeFailure(path, error));
+  }
+}
+
+/**
+ * Checks that `path` is a regular file and returns its statx.
+ *
+ * @throws {EnvironmentError} for a missing path, a directory, a device.
+ * @example
+ * ```ts
+ * import { requireRegularFile } from "./files.ts";
+ * requireRegularFile("/etc/hostname", "FILE");
+ * ```
+ */
+export function requireRegularFile(path: string, role: string): Statx {
+  const st = statOrExplain(path);
+  const type = st.mode & S_IFMT;
+  if (type === S_IFDIR) {
+    throw new EnvironmentError(
+      `${path} is a directory; ${role} must be a file`,
+    );
+  }
+  if (type !== S_IFREG) {
+    throw new EnvironmentError(
+      `${path} is not a regular file; ${role} must be one`,
+    );
+  }
+  return st;
+}
+
+/**
+ * Checks that `path` is a block device and returns its statx.
+ *
+ * @throws {EnvironmentError} otherwise.
+ * @example
+ * ```ts
+ * import { requireBlockDevice } from "./files.ts";
+ * try { requireBlockDevice("/dev/null"); } catch (e) { console.log((e as Error).message); }
+ * ```
+ */
+export function requireBlockDevice(path: string): Statx {
+  const st = statOrExplain(path);
+  if ((st.mode & S_IFMT) !== S_IFBLK) {
+    throw new EnvironmentError(
+      `${path} is not a block device: PI read/write/scrub need a PI-formatted disk (use "pi gen"/"pi verify" for files)`,
+    );
+  }
+  return st;
+}
+
+/**
+ * Opens `path` through the ring, or throws an {@linkcode EnvironmentError}
+ * with the reason.
+ *
+ * @example
+ * ```ts
+ * import { Ring } from "../ring/ring.ts";
+ * import { openThroughRing } from "./files.ts";
+ * await using ring = new Ring();
+ * const fd = await openThroughRing(ring, "/etc/hostname", 0);
+ * await ring.close(fd);
+ * ```
+ */
+export async function openThroughRing(
+  ring: Ring,
+  path: string,
+  flags: number,
+  mode = 0o644,
+): Promise<number> {
+  try {
+    return await ring.openat(path, flags, mode);
+  } catch (error) {
+    throw new EnvironmentError(describeFailure(path, error));
+  }
+}
