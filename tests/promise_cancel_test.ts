@@ -1,0 +1,249 @@
+// Promise API: abort (before submission, while blocked, after completion),
+// linked timeouts, closing a ring with requests in flight, and rejections
+// nobody awaits.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  closeFd,
+  pipeFds,
+  Ring,
+  RingClosedError,
+  UringError,
+  writeFd,
+} from "../mod.ts";
+import { pattern, withTempFile } from "./helpers.ts";
+import { deadline, runScript, sleep } from "./promise_helpers.ts";
+
+/** Runs `fn` with both ends of a fresh pipe, closing them afterwards. */
+async function withPipe<T>(
+  fn: (readEnd: number, writeEnd: number) => Promise<T>,
+): Promise<T> {
+  const [readEnd, writeEnd] = pipeFds();
+  try {
+    return await fn(readEnd, writeEnd);
+  } finally {
+    closeFd(readEnd);
+    closeFd(writeEnd);
+  }
+}
+
+function isAbortError(e: unknown): boolean {
+  return e instanceof DOMException && e.name === "AbortError";
+}
+
+test("abort before submission: an already-aborted signal rejects with its reason", async () => {
+  await withPipe(async (readEnd) => {
+    await using ring = new Ring({ entries: 8 });
+    const controller = new AbortController();
+    controller.abort();
+    await assert.rejects(
+      ring.read(readEnd, new Uint8Array(8), -1, { signal: controller.signal }),
+      isAbortError,
+    );
+    const reason = new Error("my reason");
+    await assert.rejects(
+      ring.nop({ signal: AbortSignal.abort(reason) }),
+      (e) => e === reason,
+    );
+    assert.equal(ring.pending, 0);
+  });
+});
+
+test("abort in the same tick, before the flush reaches the kernel", async () => {
+  await withPipe(async (readEnd) => {
+    await using ring = new Ring({ entries: 8 });
+    const controller = new AbortController();
+    const read = ring.read(readEnd, new Uint8Array(8), -1, {
+      signal: controller.signal,
+    });
+    controller.abort();
+    await assert.rejects(deadline(read, 10_000, "aborted read"), isAbortError);
+    assert.equal(ring.pending, 0);
+  });
+});
+
+test("abort while queued in the backlog never reaches the kernel", async () => {
+  await withPipe(async (readEnd, writeEnd) => {
+    await using ring = new Ring({ entries: 2 });
+    // Fill the in-flight budget with blocked reads, then queue one more.
+    const blockers = Array.from(
+      { length: ring.cqEntries },
+      () => ring.read(readEnd, new Uint8Array(1), -1),
+    );
+    const controller = new AbortController();
+    const queued = ring.read(readEnd, new Uint8Array(1), -1, {
+      signal: controller.signal,
+    });
+    await sleep(5);
+    controller.abort();
+    await assert.rejects(deadline(queued, 10_000, "queued read"), isAbortError);
+    // The blockers still complete normally.
+    writeFd(writeEnd, new Uint8Array(blockers.length).fill(7));
+    assert.deepEqual(
+      await deadline(Promise.all(blockers), 10_000, "blockers"),
+      blockers.map(() => 1),
+    );
+  });
+});
+
+test("abort during: a read blocked on an empty pipe is cancelled", async () => {
+  await withPipe(async (readEnd, writeEnd) => {
+    await using ring = new Ring({ entries: 8 });
+    const controller = new AbortController();
+    const buf = new Uint8Array(8);
+    const read = ring.read(readEnd, buf, -1, { signal: controller.signal });
+    await sleep(20);
+    assert.equal(ring.pending, 1);
+    controller.abort();
+    await assert.rejects(deadline(read, 10_000, "aborted read"), isAbortError);
+    assert.equal(ring.pending, 0);
+    // The cancelled read consumed nothing: the next read gets the data.
+    writeFd(writeEnd, pattern(8, 1));
+    const next = new Uint8Array(8);
+    assert.equal(await ring.read(readEnd, next, -1), 8);
+    assert.deepEqual(next, pattern(8, 1));
+    assert.deepEqual(buf, new Uint8Array(8));
+  });
+});
+
+test("abort after completion changes nothing", async () => {
+  await withTempFile({ contents: pattern(4096, 2) }, async (fd) => {
+    await using ring = new Ring({ entries: 8 });
+    const controller = new AbortController();
+    const buf = new Uint8Array(4096);
+    const read = ring.read(fd, buf, 0, { signal: controller.signal });
+    assert.equal(await read, 4096);
+    controller.abort();
+    assert.equal(await read, 4096);
+    assert.deepEqual(buf, pattern(4096, 2));
+    // No stray cancel or listener: the ring keeps working.
+    assert.equal(
+      await ring.nop({ signal: controller.signal }).catch(() => -1),
+      -1,
+    );
+    assert.equal(await ring.nop(), 0);
+    assert.equal(ring.pending, 0);
+  });
+});
+
+test("timeoutMs on a read of an empty pipe rejects with a TimeoutError", async () => {
+  await withPipe(async (readEnd, writeEnd) => {
+    await using ring = new Ring({ entries: 8 });
+    const started = performance.now();
+    const error = await deadline(
+      ring.read(readEnd, new Uint8Array(8), -1, { timeoutMs: 50 }).then(
+        () => null,
+        (e) => e,
+      ),
+      10_000,
+      "timed read",
+    );
+    const elapsed = performance.now() - started;
+    assert.ok(error instanceof DOMException, String(error));
+    assert.equal(error.name, "TimeoutError");
+    assert.ok(elapsed >= 40, `timed out after ${elapsed} ms`);
+    // A read that completes in time resolves normally.
+    writeFd(writeEnd, pattern(4, 3));
+    assert.equal(
+      await ring.read(readEnd, new Uint8Array(4), -1, { timeoutMs: 5000 }),
+      4,
+    );
+    assert.equal(ring.pending, 0);
+  });
+});
+
+test("close() with 500 operations in flight settles every promise", async () => {
+  await withPipe(async (readEnd) => {
+    await withTempFile({ contents: pattern(1 << 20, 4) }, async (fd) => {
+      const ring = new Ring({ entries: 64 });
+      const ops: Promise<number>[] = [];
+      for (let i = 0; i < 500; i++) {
+        ops.push(
+          i % 2 === 0
+            ? ring.read(readEnd, new Uint8Array(16), -1)
+            : ring.read(fd, new Uint8Array(4096), (i * 4096) % (1 << 20)),
+        );
+      }
+      const allSettled = Promise.allSettled(ops);
+      await sleep(5); // some are in the kernel, the rest in the backlog
+      await deadline(ring.close(), 10_000, "ring close");
+      assert.equal(ring.closed, true);
+      const settled = await deadline(allSettled, 10_000, "ops");
+      assert.equal(settled.length, 500);
+      for (const [i, outcome] of settled.entries()) {
+        if (outcome.status === "fulfilled") {
+          assert.ok(i % 2 === 1, `pipe read ${i} cannot have data`);
+          assert.equal(outcome.value, 4096);
+        } else {
+          assert.ok(
+            outcome.reason instanceof RingClosedError ||
+              outcome.reason instanceof UringError,
+            String(outcome.reason),
+          );
+        }
+      }
+      // New requests on a closed ring are refused.
+      await assert.rejects(ring.nop(), RingClosedError);
+    });
+  });
+});
+
+test("Symbol.dispose with requests in flight blocks until the kernel is done", async () => {
+  await withPipe(async (readEnd) => {
+    const ring = new Ring({ entries: 16 });
+    const ops = Array.from(
+      { length: 40 },
+      () => ring.read(readEnd, new Uint8Array(16), -1),
+    );
+    const allSettled = Promise.allSettled(ops);
+    await sleep(5);
+    ring[Symbol.dispose]();
+    assert.equal(ring.closed, true);
+    const settled = await deadline(allSettled, 10_000, "ops");
+    assert.ok(settled.every((s) => s.status === "rejected"));
+  });
+});
+
+const UNAWAITED = `
+import process from "node:process";
+import { closeFd, pipeFds, Ring, UringError } from "__MOD__";
+const seen = [];
+process.on("unhandledRejection", (reason) => seen.push(reason));
+const ring = new Ring({ entries: 8 });
+const [r, w] = pipeFds();
+// Nobody awaits these: a kernel error, an abort and a timeout.
+ring.read(w, new Uint8Array(8), -1);
+const c = new AbortController();
+ring.read(r, new Uint8Array(8), -1, { signal: c.signal });
+ring.read(r, new Uint8Array(8), -1, { timeoutMs: 20 });
+setTimeout(() => c.abort(), 10);
+await new Promise((res) => setTimeout(res, 200));
+(globalThis.Bun?.gc ?? globalThis.gc ?? (() => {}))(true);
+const n = await ring.nop();
+await ring.close();
+closeFd(r); closeFd(w);
+console.log("alive", n, seen.length, seen.some((e) => e instanceof UringError));
+`;
+
+test("unawaited rejected promises do not crash the process", () => {
+  const result = runScript(UNAWAITED);
+  assert.equal(result.signal, null, `child died: ${result.stderr}`);
+  assert.equal(result.status, 0, result.stderr);
+  assert.match(result.stdout, /alive 0 3 true/);
+});
+
+const UNHANDLED = `
+import { Ring } from "__MOD__";
+const ring = new Ring({ entries: 8 });
+ring.read(12345, new Uint8Array(8), 0); // EBADF, never awaited, no handler
+await new Promise((res) => setTimeout(res, 100));
+console.log("still running");
+`;
+
+test("without a handler, an unawaited rejection is the runtime's ordinary report, not a crash", () => {
+  const result = runScript(UNHANDLED);
+  // The runtime's own unhandled-rejection policy decides the exit code;
+  // what matters is an orderly exit (no signal) that names the error.
+  assert.equal(result.signal, null, `child died: ${result.stderr}`);
+  assert.match(result.stdout + result.stderr, /EBADF/);
+});

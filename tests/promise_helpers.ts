@@ -1,0 +1,161 @@
+/**
+ * Helpers of the Promise API tests: a deadline so no test can hang, a way
+ * to run a script in a child process of the same runtime, and an
+ * interval-timer lateness probe. The file helpers come from `helpers.ts`.
+ *
+ * @module
+ */
+import { spawnSync } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import process from "node:process";
+import { tempPath } from "./helpers.ts";
+
+/**
+ * Resolves or rejects like `promise`, but rejects with an Error naming
+ * `what` if it has not settled after `ms` milliseconds: a hang becomes a
+ * test failure instead of a stuck run.
+ *
+ * @example
+ * ```ts
+ * import { deadline } from "./promise_helpers.ts";
+ * await deadline(Promise.resolve(1), 1000, "answer"); // 1
+ * ```
+ */
+export function deadline<T>(
+  promise: Promise<T>,
+  ms: number,
+  what: string,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what}: still pending after ${ms} ms`)),
+      ms,
+    );
+  });
+  return Promise.race([promise, expired]).finally(() => clearTimeout(timer));
+}
+
+/** How a child process ended. */
+export interface ChildResult {
+  /** Exit code, or null when a signal ended it. */
+  status: number | null;
+  /** The signal that ended it, or null. */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Writes `source` (an ES module; `__MOD__` is replaced by the absolute URL
+ * of the project's `mod.ts`) to a temporary file and runs it with the
+ * runtime running this test: `deno run -A` on Deno, the file directly on
+ * Bun. The file is removed afterwards.
+ *
+ * @example
+ * ```ts
+ * import { runScript } from "./promise_helpers.ts";
+ * const r = runScript('console.log("hi")');
+ * r.stdout; // "hi\n"
+ * ```
+ */
+export function runScript(source: string, timeoutMs = 30_000): ChildResult {
+  const modUrl = new URL("../mod.ts", import.meta.url).href;
+  const path = `${tempPath("/dev/shm", "child")}.ts`;
+  writeFileSync(path, source.replaceAll("__MOD__", modUrl));
+  try {
+    // deno-lint-ignore no-explicit-any
+    const isDeno = typeof (globalThis as any).Deno?.version === "object";
+    const args = isDeno ? ["run", "-A", path] : [path];
+    const result = spawnSync(process.execPath, args, {
+      encoding: "utf8",
+      timeout: timeoutMs,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
+    return {
+      status: result.status,
+      signal: result.signal,
+      stdout: result.stdout ?? "",
+      stderr: result.stderr ?? "",
+    };
+  } finally {
+    rmSync(path, { force: true });
+  }
+}
+
+/** What {@linkcode startLatenessProbe} measured. */
+export interface LatenessReport {
+  /** Timer callbacks that ran. */
+  ticks: number;
+  /** Callbacks a perfectly punctual 1 ms timer would have run. */
+  expected: number;
+  /** 99th percentile of lateness (ms beyond the interval), ms. */
+  p99: number;
+  /** Worst lateness, ms. */
+  max: number;
+}
+
+/**
+ * Starts a 1 ms `setInterval` that records how late each callback runs;
+ * the returned function stops it and reports.
+ *
+ * @example
+ * ```ts
+ * import { startLatenessProbe } from "./promise_helpers.ts";
+ * const stop = startLatenessProbe();
+ * await new Promise((r) => setTimeout(r, 20));
+ * console.log(stop().p99);
+ * ```
+ */
+export function startLatenessProbe(): () => LatenessReport {
+  const lateness: number[] = [];
+  const started = performance.now();
+  let last = started;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lateness.push(Math.max(0, now - last - 1));
+    last = now;
+  }, 1);
+  return () => {
+    clearInterval(timer);
+    const elapsed = performance.now() - started;
+    const sorted = lateness.slice().sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted.length === 0
+        ? Infinity
+        : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+    return {
+      ticks: lateness.length,
+      expected: Math.floor(elapsed),
+      p99: at(0.99),
+      max: sorted.length === 0 ? Infinity : sorted[sorted.length - 1],
+    };
+  };
+}
+
+/**
+ * Milliseconds of CPU time (user + system) this process used so far.
+ *
+ * @example
+ * ```ts
+ * import { cpuMs } from "./promise_helpers.ts";
+ * const before = cpuMs();
+ * ```
+ */
+export function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/**
+ * Resolves after `ms` milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { sleep } from "./promise_helpers.ts";
+ * await sleep(5);
+ * ```
+ */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
