@@ -14,7 +14,39 @@
  *
  * @module
  */
-export { type DataOpOptions, type OpOptions, Ring } from "./ring/ring.ts";
+export {
+  type DataOpOptions,
+  type OpOptions,
+  Ring,
+  type RingSetupOptions,
+} from "./ring/ring.ts";
+export {
+  createFallbackIfAllowed,
+  type FallbackOpOptions,
+  FallbackRing,
+  type FallbackRingOptions,
+} from "./ring/fallback.ts";
+export {
+  diagnoseSetupFailure,
+  formatBytes,
+  type IoUringEnvironment,
+  type IoUringStatus,
+  ioUringStatus,
+  memlockError,
+  memlockLimit,
+  pinnedBytes,
+  readIoUringEnvironment,
+  type SetupDiagnosis,
+  setupFailure,
+} from "./ring/diagnose.ts";
+export {
+  FallbackUnsupportedError,
+  IoUringUnavailableError,
+  MemlockError,
+  type MemlockInit,
+  type UnavailableInit,
+  type UnavailableKind,
+} from "./ring/setup_errors.ts";
 export {
   applyAttributes,
   type AttributeKind,

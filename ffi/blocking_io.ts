@@ -65,7 +65,9 @@ export class WorkerPool implements BlockingIo {
     }
     return new Promise<number>((resolve, reject) => {
       const id = this.#nextId++;
-      this.#queue.push({ id, message: [id, op, ...args], resolve, reject });
+      // -0 is an integer to JS but not to every FFI integer conversion.
+      const message = [id, op, ...args.map((value) => value === 0 ? 0 : value)];
+      this.#queue.push({ id, message, resolve, reject });
       this.#dispatch();
     });
   }

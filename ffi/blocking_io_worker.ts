@@ -6,12 +6,20 @@
  *
  * @module
  */
-import { blockingIoSymbols, memoryAt } from "./mod.ts";
-import type { BlockingOp } from "./types.ts";
+import type { BlockingOp, LoadedSymbols } from "./types.ts";
+import type { BLOCKING_IO_SYMBOLS } from "./symbols.ts";
 
-const lib = blockingIoSymbols();
-const errnoView = new Int32Array(memoryAt(lib.__errno_location(), 4));
 const EINTR = 4;
+
+// `onmessage` is set before anything is awaited: Bun drops messages that
+// arrive while a worker module is still evaluating (./mod.ts has top-level
+// await), so the libraries are loaded by a dynamic import instead.
+let lib: LoadedSymbols<typeof BLOCKING_IO_SYMBOLS>;
+let errnoView: Int32Array;
+const loaded = import("./mod.ts").then((ffi) => {
+  lib = ffi.blockingIoSymbols();
+  errnoView = new Int32Array(ffi.memoryAt(lib.__errno_location(), 4));
+});
 
 /** The call itself; offset -1 means "the current file position" as in io_uring. */
 function run(op: BlockingOp, a: readonly number[]): number {
@@ -41,11 +49,21 @@ function run(op: BlockingOp, a: readonly number[]): number {
 
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
-scope.onmessage = (event: MessageEvent<[number, BlockingOp, ...number[]]>) => {
+scope.onmessage = async (
+  event: MessageEvent<[number, BlockingOp, ...number[]]>,
+) => {
+  await loaded;
   const [id, op, ...args] = event.data;
   let result: number;
   for (;;) {
-    result = run(op, args);
+    try {
+      result = run(op, args);
+    } catch {
+      // An argument the FFI layer cannot convert (the caller validated it,
+      // so this is a bug upstream): answer EINVAL rather than kill the thread.
+      result = -22;
+      break;
+    }
     if (result >= 0) break;
     const e = errnoView[0];
     // close(2) must not be retried: the fd is released even on EINTR.

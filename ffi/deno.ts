@@ -78,7 +78,9 @@ function memoryAt(address: number, length: number): ArrayBuffer {
 // io_uring_enter as a `nonblocking` symbol: Deno runs each call on a
 // blocking-task thread and resolves a Promise with its result.
 let waitSymbols:
-  | { io_uring_enter: (...args: number[]) => Promise<number> }
+  | {
+    io_uring_enter: (...args: (number | bigint)[]) => Promise<number>;
+  }
   | undefined;
 
 /** IORING_ENTER_GETEVENTS */
@@ -94,7 +96,8 @@ function completionWaiter(ringFd: number): CompletionWaiter {
   }).symbols as unknown as typeof waitSymbols;
   const symbols = waitSymbols!;
   return {
-    wait: () => symbols.io_uring_enter(ringFd, 0, 1, GETEVENTS, 0),
+    // 0n: Deno passes a bigint to a 64-bit parameter on its fast path.
+    wait: () => symbols.io_uring_enter(ringFd, 0, 1, GETEVENTS, 0n),
     close() {},
   };
 }

@@ -263,6 +263,13 @@ function intervalCount(
   meta: Uint8Array,
   layout: Layout,
 ): number {
+  // A string or array has a length too: refuse it before it is misread.
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError("data must be a Uint8Array");
+  }
+  if (!(meta instanceof Uint8Array)) {
+    throw new TypeError("meta must be a Uint8Array");
+  }
   if (data.length % layout.interval !== 0) {
     throw new RangeError(
       `data length ${data.length} is not a multiple of the ` +

@@ -50,7 +50,15 @@ import {
   STATX_BTIME,
   STATX_DIOALIGN,
 } from "../structs/constants.ts";
-import { EAGAIN, EBUSY, ECANCELED, EILSEQ, EINTR } from "../structs/errno.ts";
+import {
+  EAGAIN,
+  EBUSY,
+  ECANCELED,
+  EILSEQ,
+  EINTR,
+  EINVAL,
+} from "../structs/errno.ts";
+import { createFallbackIfAllowed } from "./fallback.ts";
 import {
   applyAttributes,
   attributeNames,
@@ -120,19 +128,60 @@ const OP_OPTION_NAMES = ["signal", "timeoutMs"];
  * are not pushed at the JS thread with interrupts, and only one thread
  * submits. Used unless the caller sets any of them, or a raw `flags`.
  */
-function withFastDefaults(options: RingOptions): RingOptions {
+function withFastDefaults(options: RingSetupOptions): RingSetupOptions {
   if (options === null || typeof options !== "object") return options;
   const chosen = options.coopTaskrun !== undefined ||
     options.taskrunFlag !== undefined || options.singleIssuer !== undefined ||
     options.deferTaskrun !== undefined || options.sqpoll !== undefined ||
     options.flags !== undefined;
-  if (chosen) return options;
+  if (chosen || !fastDefaultsSupported()) return options;
   return {
     coopTaskrun: true,
     taskrunFlag: true,
     singleIssuer: true,
     ...options,
   };
+}
+
+let fastDefaults: boolean | undefined;
+
+/**
+ * Whether this kernel takes the fast default flags (Linux 6.0+): asked once
+ * per process with a one-entry ring, so an older kernel gets a ring with
+ * the flags it has instead of an error.
+ */
+function fastDefaultsSupported(): boolean {
+  if (fastDefaults === undefined) {
+    try {
+      new RingCore({
+        entries: 1,
+        coopTaskrun: true,
+        taskrunFlag: true,
+        singleIssuer: true,
+      }).close();
+      fastDefaults = true;
+    } catch (error) {
+      // Unavailable altogether: the real setup will say why.
+      fastDefaults = !(error instanceof UringError && error.errno === EINVAL);
+    }
+  }
+  return fastDefaults;
+}
+
+/**
+ * Setup options of {@linkcode Ring}: those of `RingCore` plus the fallback.
+ *
+ * @example
+ * ```ts
+ * import type { RingSetupOptions } from "./ring.ts";
+ * const options: RingSetupOptions = { entries: 128, fallback: true };
+ * ```
+ */
+export interface RingSetupOptions extends RingOptions {
+  /** When io_uring is unavailable, return a `FallbackRing` instead of throwing. */
+  fallback?: boolean;
+  /** Threads of the fallback backend's pool (default 4). */
+  threads?: number;
 }
 
 /**
@@ -221,7 +270,7 @@ export class Ring extends RingCore {
   #inFlight = 0;
   /** Requests not yet settled (backlog + in flight). */
   #pendingCount = 0;
-  readonly #capacity: number;
+  readonly #capacity: number = 0;
   #flushScheduled = false;
   #waiter: CompletionWaiter | undefined;
   #armed = false;
@@ -234,15 +283,42 @@ export class Ring extends RingCore {
   readonly #reapOne = (low: number, res: number, _f: number, high: number) =>
     this.#complete(low, res, high);
 
-  constructor(options: RingOptions = {}) {
-    if (options?.deferTaskrun) {
-      throw new TypeError(
-        "Ring option deferTaskrun: the Promise API waits for completions on " +
-          "another thread, which IORING_SETUP_DEFER_TASKRUN forbids; use " +
-          "RingCore for a DEFER_TASKRUN ring driven from one thread",
-      );
+  /** Which engine serves the Promise API (a fallback Ring reports `"fallback"`). */
+  readonly backend: "io_uring" | "fallback" = "io_uring";
+
+  /**
+   * Sets up a ring. With `fallback: true`, when io_uring cannot be used
+   * here (disabled by sysctl, filtered by seccomp, too old a kernel), a
+   * `FallbackRing` with the same Promise API on the runtime's
+   * thread pool is returned instead of an error.
+   */
+  // super() is called, inside a try: a failed setup may be answered with
+  // the fallback object instead, which the lint rule does not foresee.
+  // deno-lint-ignore constructor-super
+  constructor(options: RingSetupOptions = {}) {
+    if (options !== null && typeof options === "object") {
+      if (options.deferTaskrun) {
+        throw new TypeError(
+          "Ring option deferTaskrun: the Promise API waits for completions on " +
+            "another thread, which IORING_SETUP_DEFER_TASKRUN forbids; use " +
+            "RingCore for a DEFER_TASKRUN ring driven from one thread",
+        );
+      }
+      if (
+        options.fallback !== undefined && typeof options.fallback !== "boolean"
+      ) {
+        throw new TypeError("Ring option fallback must be a boolean");
+      }
     }
-    super(withFastDefaults(options));
+    try {
+      super(withFastDefaults(options), ["fallback", "threads"]);
+    } catch (error) {
+      // A derived constructor may return another object: the fallback
+      // backend, when it was asked for and io_uring cannot be used here.
+      const fallback = createFallbackIfAllowed(error, options);
+      if (fallback === undefined) throw error;
+      return fallback as unknown as Ring;
+    }
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
     this.#capacity = Math.min(this.cqEntries, 65535);

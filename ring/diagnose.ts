@@ -1,0 +1,573 @@
+/**
+ * Why a ring could not be created, in words, with what to do about it.
+ *
+ * Hardened hosts block io_uring in three ways, and each leaves a trace a
+ * process can read about itself: the sysctl `kernel.io_uring_disabled`
+ * (Linux 6.6: 1 = only `kernel.io_uring_group` or CAP_SYS_ADMIN, 2 = nobody),
+ * a seccomp filter (`Seccomp: 2` in /proc/self/status; container runtimes'
+ * default profiles refuse the io_uring syscalls with EPERM or ENOSYS), and a
+ * kernel that is too old for a setup flag. Registered buffers are charged to
+ * RLIMIT_MEMLOCK for users without CAP_IPC_LOCK.
+ *
+ * Everything here reads /proc and libc only, so it works exactly when
+ * io_uring does not.
+ *
+ * @module
+ */
+import { readFileSync } from "node:fs";
+import { libc, liburing } from "../ffi/mod.ts";
+import { closeFd } from "../sys/fd.ts";
+import { describeSetupFlags } from "./core.ts";
+import {
+  IoUringUnavailableError,
+  MemlockError,
+  type UnavailableKind,
+} from "./setup_errors.ts";
+import { PARAMS_SIZE } from "../structs/params.ts";
+import {
+  EFAULT,
+  EINVAL,
+  EMFILE,
+  ENOMEM,
+  ENOSYS,
+  EPERM,
+  errnoName,
+} from "../structs/errno.ts";
+import {
+  IORING_SETUP_COOP_TASKRUN,
+  IORING_SETUP_DEFER_TASKRUN,
+  IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SQPOLL,
+  IORING_SETUP_TASKRUN_FLAG,
+  RLIMIT_MEMLOCK,
+} from "../structs/constants.ts";
+
+/** errno ENFILE: the system-wide file table is full. */
+const ENFILE = 23;
+/** CAP_SYS_ADMIN: bypasses io_uring_disabled = 1. */
+const CAP_SYS_ADMIN = 21n;
+/** CAP_IPC_LOCK: registered buffers are not charged to RLIMIT_MEMLOCK. */
+const CAP_IPC_LOCK = 14n;
+/** IORING_SETUP_SQ_AFF: pin the SQPOLL thread (needs SQPOLL). */
+const IORING_SETUP_SQ_AFF = 1 << 2;
+
+/**
+ * What the process can learn about its own io_uring permissions.
+ *
+ * @example
+ * ```ts
+ * import { readIoUringEnvironment } from "./diagnose.ts";
+ * const env = readIoUringEnvironment();
+ * console.log(env.sysctl, env.seccomp, env.release);
+ * ```
+ */
+export interface IoUringEnvironment {
+  /** kernel.io_uring_disabled (0, 1, 2), or null before Linux 6.6 (no sysctl). */
+  readonly sysctl: number | null;
+  /** kernel.io_uring_group (-1 = none), or null when absent. */
+  readonly group: number | null;
+  /** Seccomp mode from /proc/self/status: 0 none, 1 strict, 2 filter; null if unknown. */
+  readonly seccomp: number | null;
+  /** Effective uid. */
+  readonly uid: number;
+  /** Effective gid and supplementary groups. */
+  readonly groups: readonly number[];
+  /** Whether the process has CAP_SYS_ADMIN (which bypasses sysctl 1). */
+  readonly capSysAdmin: boolean;
+  /** Whether the process has CAP_IPC_LOCK (no memlock accounting). */
+  readonly capIpcLock: boolean;
+  /** Kernel release (`uname -r`). */
+  readonly release: string;
+  /** RLIMIT_MEMLOCK soft and hard limits in bytes (Infinity = unlimited). */
+  readonly memlock: { readonly soft: number; readonly hard: number };
+}
+
+function readProc(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function intOrNull(text: string | undefined): number | null {
+  if (text === undefined || !/^-?\d+$/.test(text)) return null;
+  return Number(text);
+}
+
+function statusField(status: string, name: string): string | undefined {
+  return new RegExp(`^${name}:[ \\t]*([^\\n]*)$`, "m").exec(status)?.[1]
+    ?.trim();
+}
+
+/**
+ * RLIMIT_MEMLOCK of this process (getrlimit), in bytes; Infinity for
+ * RLIM_INFINITY.
+ *
+ * @example
+ * ```ts
+ * import { memlockLimit } from "./diagnose.ts";
+ * memlockLimit().soft; // 8388608 on a default Debian login
+ * ```
+ */
+export function memlockLimit(): { soft: number; hard: number } {
+  // struct rlimit: two u64 (rlim_cur, rlim_max); RLIM_INFINITY is all ones.
+  const limits = new BigUint64Array(2);
+  if (libc().getrlimit(RLIMIT_MEMLOCK, limits) !== 0) {
+    return { soft: Infinity, hard: Infinity };
+  }
+  const toNumber = (v: bigint) =>
+    v === 0xffffffffffffffffn ? Infinity : Number(v);
+  return { soft: toNumber(limits[0]), hard: toNumber(limits[1]) };
+}
+
+function release(): string {
+  const fromProc = readProc("/proc/sys/kernel/osrelease");
+  if (fromProc) return fromProc;
+  // struct utsname: six 65-byte fields; the release is the third.
+  const bytes = new Uint8Array(65 * 6);
+  if (libc().uname(bytes) !== 0) return "unknown";
+  const field = bytes.subarray(130, 195);
+  const end = field.indexOf(0);
+  return new TextDecoder().decode(field.subarray(0, end < 0 ? 65 : end));
+}
+
+/**
+ * Reads the sysctls, the process's credentials, seccomp mode, kernel
+ * release and memlock limit.
+ *
+ * @example
+ * ```ts
+ * import { readIoUringEnvironment } from "./diagnose.ts";
+ * readIoUringEnvironment().sysctl; // 0 on a default host
+ * ```
+ */
+export function readIoUringEnvironment(): IoUringEnvironment {
+  const status = readProc("/proc/self/status") ?? "";
+  const uid = Number(statusField(status, "Uid")?.split(/\s+/)[1] ?? -1);
+  const gid = Number(statusField(status, "Gid")?.split(/\s+/)[1] ?? -1);
+  const supplementary = (statusField(status, "Groups") ?? "").split(/\s+/)
+    .filter((g) => g !== "").map(Number);
+  const capEff = BigInt(`0x${statusField(status, "CapEff") ?? "0"}`);
+  return {
+    sysctl: intOrNull(readProc("/proc/sys/kernel/io_uring_disabled")),
+    group: intOrNull(readProc("/proc/sys/kernel/io_uring_group")),
+    seccomp: intOrNull(statusField(status, "Seccomp")),
+    uid,
+    groups: [...new Set([gid, ...supplementary])],
+    capSysAdmin: ((capEff >> CAP_SYS_ADMIN) & 1n) === 1n,
+    capIpcLock: ((capEff >> CAP_IPC_LOCK) & 1n) === 1n,
+    release: release(),
+    memlock: memlockLimit(),
+  };
+}
+
+/** `major.minor` of a release string, or null. */
+function versionOf(text: string): [number, number] | null {
+  const m = /(\d+)\.(\d+)/.exec(text);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+
+function olderThan(release: string, since: string): boolean {
+  const have = versionOf(release);
+  const need = versionOf(since);
+  if (!have || !need) return false;
+  return have[0] < need[0] || (have[0] === need[0] && have[1] < need[1]);
+}
+
+/**
+ * A byte count in words: "64 KiB (65536 bytes)".
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "./diagnose.ts";
+ * formatBytes(65536); // "64 KiB (65536 bytes)"
+ * ```
+ */
+export function formatBytes(bytes: number): string {
+  if (bytes === Infinity) return "unlimited";
+  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  if (unit === 0) return `${bytes} bytes`;
+  const shown = Number.isInteger(value) ? String(value) : value.toFixed(1);
+  return `${shown} ${units[unit]} (${bytes} bytes)`;
+}
+
+function groupName(gid: number): string {
+  const line = (readProc("/etc/group") ?? "").split("\n")
+    .find((l) => l.split(":")[2] === String(gid));
+  return line ? `${line.split(":")[0]} (gid ${gid})` : `gid ${gid}`;
+}
+
+const FALLBACK_HINT =
+  "Otherwise, new Ring({ fallback: true }) keeps the same Promise API on a thread pool (slower, and without PI).";
+
+/**
+ * The diagnosis of a failed io_uring_setup: which kind of failure, and the
+ * words that explain it.
+ *
+ * @example
+ * ```ts
+ * import type { SetupDiagnosis } from "./diagnose.ts";
+ * const d: SetupDiagnosis = { kind: "disabled", reason: "..." };
+ * ```
+ */
+export interface SetupDiagnosis {
+  readonly kind: UnavailableKind;
+  readonly reason: string;
+}
+
+/**
+ * Explains a failed io_uring_setup from its errno, the setup flags asked
+ * for, and the environment (read now unless given).
+ *
+ * @example
+ * ```ts
+ * import { diagnoseSetupFailure } from "./diagnose.ts";
+ * diagnoseSetupFailure(1, 0).reason;
+ * // "io_uring is disabled on this host: kernel.io_uring_disabled = 2 ..."
+ * ```
+ */
+export function diagnoseSetupFailure(
+  errno: number,
+  requestedFlags: number,
+  env: IoUringEnvironment = readIoUringEnvironment(),
+): SetupDiagnosis {
+  const e = Math.abs(errno);
+  const named = describeSetupFlags(requestedFlags);
+  if (e === EPERM || e === ENOSYS) {
+    if (e === EPERM && env.sysctl === 2) {
+      return {
+        kind: "disabled",
+        reason:
+          "io_uring is disabled on this host: kernel.io_uring_disabled = 2 refuses io_uring_setup to every process, root included. " +
+          "An administrator can allow it with `sysctl -w kernel.io_uring_disabled=0` (everyone) or `=1` (members of kernel.io_uring_group). " +
+          FALLBACK_HINT,
+      };
+    }
+    if (e === EPERM && env.sysctl === 1 && !env.capSysAdmin) {
+      const group = env.group === null || env.group < 0
+        ? "kernel.io_uring_group is -1, so only processes with CAP_SYS_ADMIN may create rings"
+        : `only members of ${
+          groupName(env.group)
+        } (kernel.io_uring_group) or processes with CAP_SYS_ADMIN may create rings, ` +
+          `and this process (uid ${env.uid}, groups ${
+            env.groups.join(",") || "none"
+          }) is not a member`;
+      return {
+        kind: "group",
+        reason:
+          `io_uring is restricted on this host: kernel.io_uring_disabled = 1 and ${group}. ` +
+          "Run as a member of that group (usermod -aG GROUP USER, then log in again), or have an administrator set kernel.io_uring_group. " +
+          FALLBACK_HINT,
+      };
+    }
+    if (env.seccomp === 2) {
+      return {
+        kind: "seccomp",
+        reason:
+          `io_uring_setup failed with ${
+            errnoName(e)
+          } while kernel.io_uring_disabled is ${
+            env.sysctl ?? "absent"
+          } and this process runs under a seccomp filter (Seccomp: 2 in /proc/self/status): ` +
+          "a container runtime's default seccomp profile (Docker, containerd, Podman, Kubernetes RuntimeDefault) most likely blocks the io_uring syscalls. " +
+          "Run the container with a profile that allows io_uring_setup, io_uring_enter and io_uring_register " +
+          "(docker run --security-opt seccomp=PROFILE.json). " + FALLBACK_HINT,
+      };
+    }
+    if (e === ENOSYS) {
+      return {
+        kind: "unsupported",
+        reason:
+          `this kernel (${env.release}) has no io_uring: it is older than Linux 5.1 or built without CONFIG_IO_URING. ` +
+          FALLBACK_HINT,
+      };
+    }
+    const sqpoll = (requestedFlags & IORING_SETUP_SQPOLL) !== 0 &&
+        olderThan(env.release, "5.11")
+      ? ` SQPOLL rings need CAP_SYS_ADMIN before Linux 5.11 (this is ${env.release}): drop the sqpoll option or run with that capability.`
+      : "";
+    return {
+      kind: "denied",
+      reason:
+        `io_uring_setup was refused (EPERM) although kernel.io_uring_disabled is ${
+          env.sysctl ?? "absent"
+        } and no seccomp filter is active.${sqpoll} ` +
+        "A security module (SELinux, AppArmor) policy may deny io_uring to this process. " +
+        FALLBACK_HINT,
+    };
+  }
+  if (e === EINVAL) {
+    const tooNew = named.filter((flag) => {
+      const since = /\(Linux ([\d.]+)\)/.exec(flag)?.[1];
+      return since !== undefined && olderThan(env.release, since);
+    });
+    const combos = flagCombinationProblems(requestedFlags);
+    const parts: string[] = [];
+    if (tooNew.length > 0) {
+      parts.push(
+        `this kernel (${env.release}) is older than the setup flags ${
+          tooNew.join(", ")
+        } need: drop the options that set them`,
+      );
+    }
+    parts.push(...combos);
+    if (parts.length === 0) {
+      parts.push(
+        named.length > 0
+          ? `the kernel (${env.release}) refused the setup flags ${
+            named.join(", ")
+          } or the queue sizes; a kernel older than a version named lacks that flag`
+          : `the kernel (${env.release}) refused the queue sizes or the parameters`,
+      );
+    } else if (named.length > 0) {
+      // Always name what was asked for, with the kernel that added each.
+      parts.push(`the setup flags asked for: ${named.join(", ")}`);
+    }
+    return { kind: "flags", reason: parts.join("; ") };
+  }
+  if (e === ENOMEM) {
+    const { soft } = env.memlock;
+    return {
+      kind: "memory",
+      reason:
+        `the kernel could not allocate the ring's memory. Before Linux 5.12 rings are charged to RLIMIT_MEMLOCK (${
+          formatBytes(soft)
+        } here, this is ${env.release}); raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker) ` +
+        "or ask for fewer entries. " + FALLBACK_HINT,
+    };
+  }
+  if (e === EMFILE || e === ENFILE) {
+    return {
+      kind: "limits",
+      reason: e === EMFILE
+        ? "this process has as many files open as RLIMIT_NOFILE allows: close some or raise the limit (ulimit -n)"
+        : "the system-wide open-file table is full (fs.file-max)",
+    };
+  }
+  if (e === EFAULT) {
+    return {
+      kind: "other",
+      reason: "the kernel could not read the setup parameters (EFAULT)",
+    };
+  }
+  return {
+    kind: "other",
+    reason: `io_uring_setup failed with ${errnoName(e)}`,
+  };
+}
+
+/** Setup flag combinations the kernel refuses with EINVAL, in words. */
+function flagCombinationProblems(flags: number): string[] {
+  const problems: string[] = [];
+  const has = (bit: number) => (flags & bit) !== 0;
+  if (has(IORING_SETUP_DEFER_TASKRUN) && !has(IORING_SETUP_SINGLE_ISSUER)) {
+    problems.push("deferTaskrun needs singleIssuer");
+  }
+  if (has(IORING_SETUP_DEFER_TASKRUN) && has(IORING_SETUP_SQPOLL)) {
+    problems.push("deferTaskrun cannot be combined with sqpoll");
+  }
+  if (has(IORING_SETUP_COOP_TASKRUN) && has(IORING_SETUP_SQPOLL)) {
+    problems.push("coopTaskrun cannot be combined with sqpoll");
+  }
+  if (
+    has(IORING_SETUP_TASKRUN_FLAG) &&
+    !has(IORING_SETUP_COOP_TASKRUN) && !has(IORING_SETUP_DEFER_TASKRUN)
+  ) {
+    problems.push("taskrunFlag needs coopTaskrun or deferTaskrun");
+  }
+  if (has(IORING_SETUP_SQ_AFF) && !has(IORING_SETUP_SQPOLL)) {
+    problems.push("sqpoll.cpu needs sqpoll");
+  }
+  return problems;
+}
+
+/**
+ * The error a failed io_uring_setup becomes: an
+ * {@linkcode IoUringUnavailableError} whose message says why and what to
+ * do. `RingCore`'s constructor throws it.
+ *
+ * @example
+ * ```ts
+ * import { setupFailure } from "./diagnose.ts";
+ * const error = setupFailure(-1, 0);
+ * console.log(error.kind, error.sysctl, error.seccomp);
+ * ```
+ */
+export function setupFailure(
+  result: number,
+  flags: number,
+): IoUringUnavailableError {
+  let env: IoUringEnvironment | undefined;
+  let diagnosis: SetupDiagnosis;
+  try {
+    env = readIoUringEnvironment();
+    diagnosis = diagnoseSetupFailure(result, flags, env);
+  } catch (error) {
+    // Diagnosis is best effort: the errno alone must still come through.
+    diagnosis = {
+      kind: "other",
+      reason: `io_uring_setup failed (no diagnosis: ${
+        error instanceof Error ? error.message : String(error)
+      })`,
+    };
+  }
+  return new IoUringUnavailableError(result, {
+    kind: diagnosis.kind,
+    reason: diagnosis.reason,
+    sysctl: env?.sysctl ?? null,
+    group: env?.group ?? null,
+    seccomp: env?.seccomp ?? null,
+    release: env?.release ?? "unknown",
+    flags: describeSetupFlags(flags),
+  });
+}
+
+/**
+ * Bytes the kernel pins for `buffers`: each buffer's span rounded out to
+ * whole pages (registration pins pages, not bytes).
+ *
+ * @example
+ * ```ts
+ * import { pinnedBytes } from "./diagnose.ts";
+ * pinnedBytes([new Uint8Array(100)]); // 4096 (or 8192 if it crosses a page)
+ * ```
+ */
+export function pinnedBytes(
+  buffers: readonly ArrayBufferView[],
+  addressOf?: (view: ArrayBufferView) => number,
+  pageSize = 4096,
+): number {
+  let total = 0;
+  for (const buf of buffers) {
+    if (!ArrayBuffer.isView(buf) || buf.byteLength === 0) continue;
+    const start = addressOf ? addressOf(buf) : 0;
+    const first = Math.floor(start / pageSize);
+    const last = Math.ceil((start + buf.byteLength) / pageSize);
+    total += (last - first) * pageSize;
+  }
+  return total;
+}
+
+/**
+ * The error for a registration the memlock limit refused: the current
+ * RLIMIT_MEMLOCK and the size needed, in words and as fields.
+ *
+ * @example
+ * ```ts
+ * import { memlockError } from "./diagnose.ts";
+ * const e = memlockError(1 << 20);
+ * console.log(e.limit, e.needed, e.message);
+ * ```
+ */
+export function memlockError(
+  neededBytes: number,
+  errno: number = ENOMEM,
+  op = "register_buffers",
+): MemlockError {
+  const { soft, hard } = memlockLimit();
+  let capIpcLock = false;
+  try {
+    capIpcLock = readIoUringEnvironment().capIpcLock;
+  } catch {
+    // Unknown capabilities: say nothing about them.
+  }
+  const detail = capIpcLock
+    ? `registering ${
+      formatBytes(neededBytes)
+    } of buffers failed although this process has CAP_IPC_LOCK (no memlock accounting): the system is short of memory it can pin`
+    : `registered buffers are charged to RLIMIT_MEMLOCK: the limit is ${
+      formatBytes(soft)
+    } (hard limit ${formatBytes(hard)}) and these buffers need ${
+      formatBytes(neededBytes)
+    }, plus memory this user has locked already (other rings, mlock). ` +
+      "Raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker, /etc/security/limits.conf), " +
+      "register fewer or smaller buffers, or use the non-fixed read/write";
+  return new MemlockError(errno, {
+    op,
+    detail,
+    limit: soft,
+    hardLimit: hard,
+    needed: neededBytes,
+  });
+}
+
+/**
+ * Whether io_uring can be used by this process right now, and if not, why.
+ * Sets up (and closes) a one-entry ring to find out; nothing is cached
+ * because the sysctl can change at any time.
+ *
+ * @example
+ * ```ts
+ * import { ioUringStatus } from "./diagnose.ts";
+ * const status = ioUringStatus();
+ * if (!status.available) console.log(status.reason);
+ * ```
+ */
+export function ioUringStatus(): IoUringStatus {
+  let env: IoUringEnvironment;
+  try {
+    env = readIoUringEnvironment();
+  } catch (error) {
+    return {
+      available: false,
+      reason: `cannot read the process environment: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+      sysctl: null,
+      seccomp: null,
+    };
+  }
+  const base = { sysctl: env.sysctl, seccomp: env.seccomp };
+  let fd: number;
+  try {
+    fd = liburing().io_uring_setup(1, new Uint8Array(PARAMS_SIZE));
+  } catch (error) {
+    // liburing itself is missing: the library cannot use io_uring either.
+    return {
+      available: false,
+      kind: "unsupported",
+      reason: error instanceof Error ? error.message : String(error),
+      ...base,
+    };
+  }
+  if (fd >= 0) {
+    closeFd(fd);
+    return { available: true, ...base };
+  }
+  const diagnosis = diagnoseSetupFailure(fd, 0, env);
+  return {
+    available: false,
+    kind: diagnosis.kind,
+    reason: `${errnoName(-fd)}: ${diagnosis.reason}`,
+    ...base,
+  };
+}
+
+/**
+ * The answer of {@linkcode ioUringStatus}.
+ *
+ * @example
+ * ```ts
+ * import type { IoUringStatus } from "./diagnose.ts";
+ * const s: IoUringStatus = { available: true, sysctl: 0, seccomp: 0 };
+ * ```
+ */
+export interface IoUringStatus {
+  /** Whether a ring can be set up. */
+  readonly available: boolean;
+  /** Which kind of block, when not available. */
+  readonly kind?: UnavailableKind;
+  /** Why not, in words, with what to do. */
+  readonly reason?: string;
+  /** kernel.io_uring_disabled, or null when the sysctl does not exist. */
+  readonly sysctl: number | null;
+  /** Seccomp mode (2 = filter), or null when unknown. */
+  readonly seccomp: number | null;
+}

@@ -1,0 +1,836 @@
+/**
+ * `FallbackRing`: the Promise API of `Ring` without io_uring, for hosts that
+ * block it (sysctl, seccomp, old kernels). Every request is the plain libc
+ * call (pread, pwritev, fsync, openat, statx, ...) made on a small thread
+ * pool (`blockingIo` in ffi/), so the event loop never blocks; it is slower
+ * than a ring and cannot carry read/write attributes, so a `pi` option is
+ * refused instead of being silently dropped.
+ *
+ * What differs from `Ring`: an abort or timeout rejects the promise at once
+ * but cannot interrupt a call already running on a thread (the call
+ * finishes, and its buffer is kept alive until it has); the liburing-style
+ * low-level methods (`prep*`, `submit`, `peekCqe`) do not exist.
+ *
+ * @module
+ */
+import {
+  addressNumber,
+  blockingIo,
+  cachedAddress,
+  cString,
+} from "../ffi/mod.ts";
+import type { BlockingIo, BlockingOp } from "../ffi/mod.ts";
+import { buildIovecs, type RingOptions } from "./core.ts";
+import { RingClosedError, UringError } from "./errors.ts";
+import {
+  FallbackUnsupportedError,
+  IoUringUnavailableError,
+  type UnavailableKind,
+} from "./setup_errors.ts";
+import {
+  checkBuffer,
+  checkFd,
+  checkInteger,
+  checkOffset,
+  checkOptions,
+} from "./validate.ts";
+import { attributeNames } from "./attributes.ts";
+import { type Statx, StatxView } from "../structs/statx.ts";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  O_CLOEXEC,
+  STATX_BASIC_STATS,
+  STATX_BTIME,
+  STATX_DIOALIGN,
+} from "../structs/constants.ts";
+import { EBUSY, EFAULT } from "../structs/errno.ts";
+
+/** errno ENXIO: what the kernel answers when no buffers are registered. */
+const ENXIO = 6;
+
+/**
+ * Options every Promise method of {@linkcode FallbackRing} takes (the same
+ * as `Ring`'s `OpOptions`).
+ *
+ * @example
+ * ```ts
+ * import type { FallbackOpOptions } from "./fallback.ts";
+ * const o: FallbackOpOptions = { timeoutMs: 100 };
+ * ```
+ */
+export interface FallbackOpOptions {
+  /** Aborting rejects the request with the signal's reason. */
+  signal?: AbortSignal;
+  /** Rejects with a `TimeoutError` after this many ms. */
+  timeoutMs?: number;
+}
+
+const OP_OPTION_NAMES = ["signal", "timeoutMs"] as const;
+
+/** Option names `Ring` accepts at setup; the fallback accepts and ignores them. */
+const RING_OPTION_NAMES = [
+  "entries",
+  "cqEntries",
+  "clamp",
+  "sqpoll",
+  "singleIssuer",
+  "coopTaskrun",
+  "taskrunFlag",
+  "deferTaskrun",
+  "noSqArray",
+  "sqe128",
+  "cqe32",
+  "iopoll",
+  "submitAll",
+  "attachWq",
+  "flags",
+  "fallback",
+  "threads",
+] as const;
+
+/**
+ * Setup options of {@linkcode FallbackRing}: `Ring`'s options (validated,
+ * otherwise ignored) plus the pool size.
+ *
+ * @example
+ * ```ts
+ * import type { FallbackRingOptions } from "./fallback.ts";
+ * const o: FallbackRingOptions = { entries: 256, threads: 8 };
+ * ```
+ */
+export interface FallbackRingOptions extends RingOptions {
+  /** Accepted so `new Ring({ fallback: true })` options pass through. */
+  fallback?: boolean;
+  /** Threads making blocking calls (default 4, like libuv's pool). */
+  threads?: number;
+}
+
+// Memory a pool thread may still write into, kept reachable until its call
+// returns, even if the request was aborted or the ring closed meanwhile.
+const memoryInUse = new Set<object>();
+
+/** One request between its method and its settlement. */
+interface Request {
+  settled: boolean;
+  fail(reason: unknown): void;
+}
+
+/**
+ * The Promise API of `Ring` on a thread pool: the backend used when
+ * io_uring is unavailable. File descriptors are real OS fds.
+ *
+ * @example
+ * ```ts
+ * import { FallbackRing } from "./fallback.ts";
+ * import { O_CREAT, O_RDWR } from "../structs/constants.ts";
+ * await using ring = new FallbackRing();
+ * const fd = await ring.openat("/dev/shm/uring-fallback-example", O_RDWR | O_CREAT);
+ * await ring.write(fd, new TextEncoder().encode("hello"), 0);
+ * const buf = new Uint8Array(5);
+ * await ring.read(fd, buf, 0);
+ * await ring.close(fd);
+ * ```
+ */
+export class FallbackRing {
+  /** Which engine serves the requests. */
+  readonly backend = "fallback" as const;
+  /** Why io_uring could not be used, when this ring replaced one. */
+  readonly setupError: IoUringUnavailableError | undefined;
+  readonly #io: BlockingIo;
+  readonly #live = new Set<Request>();
+  #pendingCount = 0;
+  #closed = false;
+  #buffers: readonly ArrayBufferView[] | null = null;
+
+  constructor(
+    options: FallbackRingOptions = {},
+    setupError?: IoUringUnavailableError,
+  ) {
+    checkOptions(options, RING_OPTION_NAMES, "Ring options");
+    if (options.entries !== undefined) {
+      checkInteger(options.entries, "entries", 1, 32768);
+    }
+    const threads = options.threads === undefined
+      ? 4
+      : checkInteger(options.threads, "threads", 1, 64);
+    this.setupError = setupError;
+    this.#io = blockingIo(threads);
+  }
+
+  /** Requests not yet settled. */
+  get pending(): number {
+    return this.#pendingCount;
+  }
+
+  /** Whether `close()` has run. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Reads into `buf` from `offset` (-1: the current file position).
+   * Resolves to the number of bytes read.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * const n = await ring.read(openFd("/etc/hostname", 0), new Uint8Array(64), 0);
+   * ```
+   */
+  read(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    checkFd(fd);
+    checkBuffer(buf, "buf");
+    const off = checkOffset(offset);
+    return this.#run(
+      "read",
+      options,
+      true,
+      "pread",
+      [
+        fd,
+        cachedAddress(buf),
+        buf.byteLength,
+        off,
+      ],
+      buf,
+      fd,
+    );
+  }
+
+  /**
+   * Writes `buf` at `offset` (-1: the current file position). Resolves to
+   * the number of bytes written.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * const fd = openFd("/dev/shm/uring-fb-write", 0o102);
+   * await ring.write(fd, new Uint8Array([1, 2, 3]), 0);
+   * ```
+   */
+  write(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    checkFd(fd);
+    checkBuffer(buf, "buf");
+    const off = checkOffset(offset);
+    return this.#run(
+      "write",
+      options,
+      true,
+      "pwrite",
+      [
+        fd,
+        cachedAddress(buf),
+        buf.byteLength,
+        off,
+      ],
+      buf,
+      fd,
+    );
+  }
+
+  /**
+   * Scatter read into `buffers` from `offset`. Resolves to the total read.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * await ring.readv(openFd("/etc/hostname", 0), [new Uint8Array(2), new Uint8Array(30)], 0);
+   * ```
+   */
+  readv(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    offset: number | bigint,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    return this.#vectored("readv", "preadv", fd, buffers, offset, options);
+  }
+
+  /**
+   * Gather write of `buffers` at `offset`. Resolves to the total written.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * const fd = openFd("/dev/shm/uring-fb-writev", 0o102);
+   * await ring.writev(fd, [new Uint8Array([1]), new Uint8Array([2, 3])], 0);
+   * ```
+   */
+  writev(
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    offset: number | bigint,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    return this.#vectored("writev", "pwritev", fd, buffers, offset, options);
+  }
+
+  /**
+   * A plain read into `buf`, which must lie inside registered buffer
+   * `bufIndex` (checked as the kernel would: EFAULT otherwise).
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * const pool = new Uint8Array(65536);
+   * ring.registerBuffers([pool]);
+   * await ring.readFixed(openFd("/etc/hostname", 0), pool.subarray(0, 4096), 0, 0);
+   * ```
+   */
+  readFixed(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    bufIndex: number,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    return this.#fixed(
+      "read_fixed",
+      "pread",
+      fd,
+      buf,
+      offset,
+      bufIndex,
+      options,
+    );
+  }
+
+  /**
+   * A plain write of `buf`, which must lie inside registered buffer `bufIndex`.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * const pool = new Uint8Array(65536);
+   * ring.registerBuffers([pool]);
+   * const fd = openFd("/dev/shm/uring-fb-wf", 0o102);
+   * await ring.writeFixed(fd, pool.subarray(0, 4096), 0, 0);
+   * ```
+   */
+  writeFixed(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    bufIndex: number,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    return this.#fixed(
+      "write_fixed",
+      "pwrite",
+      fd,
+      buf,
+      offset,
+      bufIndex,
+      options,
+    );
+  }
+
+  /**
+   * fsync(2) on a pool thread.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * await ring.fsync(openFd("/dev/shm/uring-fb-sync", 0o101));
+   * ```
+   */
+  fsync(fd: number, options?: FallbackOpOptions): Promise<number> {
+    checkFd(fd);
+    return this.#run("fsync", options, false, "fsync", [fd], null, fd);
+  }
+
+  /**
+   * fdatasync(2) on a pool thread.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * await ring.fdatasync(openFd("/dev/shm/uring-fb-dsync", 0o101));
+   * ```
+   */
+  fdatasync(fd: number, options?: FallbackOpOptions): Promise<number> {
+    checkFd(fd);
+    return this.#run("fsync", options, false, "fdatasync", [fd], null, fd);
+  }
+
+  /**
+   * openat(2): resolves to a real OS file descriptor. O_CLOEXEC is always
+   * added.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * const fd = await ring.openat("/etc/hostname", 0);
+   * await ring.close(fd);
+   * ```
+   */
+  openat(
+    path: string,
+    flags: number,
+    mode = 0o644,
+    options?: FallbackOpOptions & { dirfd?: number },
+  ): Promise<number> {
+    if (typeof path !== "string" || path.length === 0) {
+      throw new TypeError("path must be a non-empty string");
+    }
+    checkInteger(flags, "flags", 0, 0x7fffffff);
+    checkInteger(mode, "mode", 0, 0o7777);
+    checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
+    const dirfd = options?.dirfd ?? AT_FDCWD;
+    if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
+    const bytes = cString(path);
+    return this.#run(
+      "openat",
+      options,
+      false,
+      "openat",
+      [dirfd, addressNumber(bytes), flags | O_CLOEXEC, mode],
+      bytes,
+      undefined,
+      ["dirfd"],
+    );
+  }
+
+  /**
+   * close(2) of `fd`; with no argument, closes the ring itself: requests
+   * not yet settled reject with `RingClosedError`, and the pool threads
+   * stop (a thread inside a call stops when the call returns).
+   */
+  close(): Promise<void>;
+  close(fd: number, options?: FallbackOpOptions): Promise<number>;
+  close(fd?: number, options?: FallbackOpOptions): Promise<number | void> {
+    if (fd === undefined) {
+      if (this.#closed) return Promise.reject(new RingClosedError("close"));
+      this.#shutdown();
+      return Promise.resolve();
+    }
+    checkFd(fd);
+    return this.#run("close", options, false, "close", [fd], null, fd);
+  }
+
+  /**
+   * statx(2) of a path or an open fd. Resolves to the same {@linkcode Statx}
+   * object as `Ring.statx`.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * const st = await ring.statx("/etc/hostname");
+   * ```
+   */
+  statx(
+    target: string | number,
+    options?: FallbackOpOptions & { flags?: number; mask?: number },
+  ): Promise<Statx> {
+    checkOptions(
+      options,
+      [...OP_OPTION_NAMES, "flags", "mask"],
+      "statx options",
+    );
+    let dirfd = AT_FDCWD;
+    let path = "";
+    let flags = options?.flags ?? 0;
+    if (typeof target === "number") {
+      checkFd(target, "fd");
+      dirfd = target;
+      flags |= AT_EMPTY_PATH;
+    } else if (typeof target === "string" && target.length > 0) {
+      path = target;
+    } else {
+      throw new TypeError("statx target must be a path or a file descriptor");
+    }
+    checkInteger(flags, "flags", 0, 0x7fffffff);
+    const mask = checkInteger(
+      options?.mask ?? (STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN),
+      "mask",
+    );
+    const pathBytes = cString(path);
+    const out = new Uint8Array(StatxView.SIZE);
+    return this.#run(
+      "statx",
+      options,
+      false,
+      "statx",
+      [dirfd, addressNumber(pathBytes), flags, mask, addressNumber(out)],
+      [pathBytes, out],
+      typeof target === "number" ? target : undefined,
+      ["flags", "mask"],
+      () => new StatxView(out).toObject(),
+    );
+  }
+
+  /**
+   * fallocate(2) on a pool thread.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * import { openFd } from "../sys/fd.ts";
+   * await using ring = new FallbackRing();
+   * await ring.fallocate(openFd("/dev/shm/uring-fb-falloc", 0o102), 0, 0, 1 << 20);
+   * ```
+   */
+  fallocate(
+    fd: number,
+    mode: number,
+    offset: number | bigint,
+    length: number | bigint,
+    options?: FallbackOpOptions,
+  ): Promise<number> {
+    checkFd(fd);
+    checkInteger(mode, "mode", 0, 0xff);
+    const off = checkOffset(offset, "offset", false);
+    const len = checkOffset(length, "length", false);
+    return this.#run(
+      "fallocate",
+      options,
+      false,
+      "fallocate",
+      [fd, mode, off, len],
+      null,
+      fd,
+    );
+  }
+
+  /**
+   * Resolves to 0 (there is no kernel to round-trip through).
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * await ring.nop(); // 0
+   * ```
+   */
+  nop(options?: FallbackOpOptions): Promise<number> {
+    const checked = this.#begin("nop", options, false, []);
+    if (checked instanceof Promise) return checked as Promise<number>;
+    return Promise.resolve(0);
+  }
+
+  /**
+   * Remembers `buffers` for `readFixed`/`writeFixed` (buffer i is `bufIndex`
+   * i), with the same checks as the kernel's registration. Nothing is
+   * pinned, so RLIMIT_MEMLOCK does not apply.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * ring.registerBuffers([new Uint8Array(4096)]);
+   * ```
+   */
+  registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    if (this.#closed) throw new RingClosedError("register_buffers");
+    buildIovecs(buffers, "buffers");
+    if (this.#buffers !== null) {
+      throw new UringError(EBUSY, {
+        op: "register_buffers",
+        detail: "buffers are registered already: unregister them first",
+      });
+    }
+    this.#buffers = [...buffers];
+  }
+
+  /** Forgets the registered buffers (ENXIO when there are none, as the kernel says). */
+  unregisterBuffers(): void {
+    if (this.#closed) throw new RingClosedError("unregister_buffers");
+    if (this.#buffers === null) {
+      throw new UringError(ENXIO, { op: "unregister_buffers" });
+    }
+    this.#buffers = null;
+  }
+
+  /** The registered buffers, or null. */
+  get registeredBuffers(): readonly ArrayBufferView[] | null {
+    return this.#buffers;
+  }
+
+  /** Closes the ring at scope end (`using`); nothing to wait for. */
+  [Symbol.dispose](): void {
+    if (!this.#closed) this.#shutdown();
+  }
+
+  /** `await using ring = new FallbackRing()` closes it at scope end. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#closed) await this.close();
+  }
+
+  // ---------------------------------------------------------- the machinery
+
+  #vectored(
+    name: string,
+    call: BlockingOp,
+    fd: number,
+    buffers: readonly ArrayBufferView[],
+    offset: number | bigint,
+    options: FallbackOpOptions | undefined,
+  ): Promise<number> {
+    checkFd(fd);
+    const iovecs = buildIovecs(buffers);
+    const off = checkOffset(offset);
+    return this.#run(
+      name,
+      options,
+      true,
+      call,
+      [
+        fd,
+        addressNumber(iovecs),
+        buffers.length,
+        off,
+      ],
+      [iovecs, [...buffers]],
+      fd,
+    );
+  }
+
+  #fixed(
+    name: string,
+    call: BlockingOp,
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    bufIndex: number,
+    options: FallbackOpOptions | undefined,
+  ): Promise<number> {
+    checkFd(fd);
+    checkBuffer(buf, "buf");
+    const off = checkOffset(offset);
+    checkInteger(bufIndex, "bufIndex", 0, 0xffff);
+    const checked = this.#begin(name, options, true, []);
+    if (checked instanceof Promise) return checked as Promise<number>;
+    const registered = this.#buffers?.[bufIndex];
+    const address = cachedAddress(buf);
+    if (registered === undefined) {
+      return Promise.reject(
+        new UringError(EFAULT, {
+          op: name,
+          fd,
+          detail: `no buffer is registered at index ${bufIndex}`,
+        }),
+      );
+    }
+    const base = cachedAddress(registered);
+    if (
+      buf.byteLength > 0 &&
+      (address < base ||
+        address + buf.byteLength > base + registered.byteLength)
+    ) {
+      return Promise.reject(
+        new UringError(EFAULT, {
+          op: name,
+          fd,
+          detail: `buf is not inside registered buffer ${bufIndex}`,
+        }),
+      );
+    }
+    return this.#run(
+      name,
+      options,
+      true,
+      call,
+      [
+        fd,
+        address,
+        buf.byteLength,
+        off,
+      ],
+      buf,
+      fd,
+    );
+  }
+
+  /**
+   * Checks the ring and the per-request options. Returns a rejected promise
+   * when the request must not start, otherwise the parsed options.
+   */
+  #begin(
+    name: string,
+    options: FallbackOpOptions | undefined,
+    takesAttributes: boolean,
+    extraOptions: readonly string[],
+  ): Promise<never> | { signal?: AbortSignal; timeoutMs: number } {
+    if (this.#closed) return Promise.reject(new RingClosedError(name));
+    if (options === undefined) return { timeoutMs: 0 };
+    const attributes = takesAttributes ? attributeNames() : [];
+    checkOptions(
+      options,
+      [...OP_OPTION_NAMES, ...extraOptions, ...attributes],
+      `${name} options`,
+    );
+    const signal = options.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new TypeError("signal must be an AbortSignal");
+    }
+    let timeoutMs = 0;
+    if (options.timeoutMs !== undefined) {
+      const t = options.timeoutMs;
+      if (typeof t !== "number" || !Number.isFinite(t) || t <= 0) {
+        throw new RangeError(`timeoutMs must be a positive number, got ${t}`);
+      }
+      timeoutMs = t;
+    }
+    for (const attribute of attributes) {
+      if ((options as Record<string, unknown>)[attribute] !== undefined) {
+        // Dropping the attribute would drop the integrity checks silently.
+        return Promise.reject(new FallbackUnsupportedError(name, attribute));
+      }
+    }
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return { signal, timeoutMs };
+  }
+
+  #run<T = number>(
+    name: string,
+    options: FallbackOpOptions | undefined,
+    takesAttributes: boolean,
+    call: BlockingOp,
+    args: readonly number[],
+    keep: object | null,
+    fd: number | undefined,
+    extraOptions: readonly string[] = [],
+    transform?: () => T,
+  ): Promise<T> {
+    const checked = this.#begin(name, options, takesAttributes, extraOptions);
+    if (checked instanceof Promise) return checked;
+    const { signal, timeoutMs } = checked;
+    return new Promise<T>((resolve, reject) => {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let onAbort: (() => void) | undefined;
+      const request: Request = {
+        settled: false,
+        fail: (reason) => settle(() => reject(reason)),
+      };
+      const settle = (action: () => void) => {
+        if (request.settled) return;
+        request.settled = true;
+        this.#pendingCount--;
+        this.#live.delete(request);
+        if (timer !== undefined) clearTimeout(timer);
+        if (onAbort !== undefined) {
+          signal!.removeEventListener("abort", onAbort);
+        }
+        action();
+      };
+      this.#pendingCount++;
+      this.#live.add(request);
+      if (signal !== undefined) {
+        onAbort = () => request.fail(signal.reason);
+        signal.addEventListener("abort", onAbort, { once: true });
+      }
+      if (timeoutMs > 0) {
+        timer = setTimeout(
+          () =>
+            request.fail(
+              new DOMException(
+                `${name} timed out after ${timeoutMs} ms`,
+                "TimeoutError",
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      // One holder per request: two requests may share a buffer.
+      const holder = { keep };
+      memoryInUse.add(holder);
+      this.#io.call(call, args).then(
+        (res) => {
+          memoryInUse.delete(holder);
+          settle(() => {
+            if (res < 0) {
+              reject(UringError.from(res, { op: name, fd }));
+            } else {
+              resolve(transform ? transform() : res as T);
+            }
+          });
+        },
+        (error) => {
+          memoryInUse.delete(holder);
+          settle(() =>
+            reject(this.#closed ? new RingClosedError(name) : error)
+          );
+        },
+      );
+    });
+  }
+
+  #shutdown(): void {
+    this.#closed = true;
+    for (const request of [...this.#live]) {
+      request.fail(new RingClosedError("close"));
+    }
+    this.#buffers = null;
+    this.#io.close();
+  }
+}
+
+/** Setup failures after which the fallback backend may stand in. */
+const FALLBACK_KINDS: ReadonlySet<UnavailableKind> = new Set<UnavailableKind>([
+  "disabled",
+  "group",
+  "seccomp",
+  "unsupported",
+  "denied",
+  "flags",
+  "memory",
+]);
+
+/**
+ * The fallback for a failed ring setup, when the caller asked for one
+ * (`options.fallback === true`) and the failure means io_uring cannot be
+ * used here (sysctl, seccomp, missing or too old kernel support, memory);
+ * otherwise `undefined`, and the caller rethrows `error`.
+ *
+ * @example
+ * ```ts
+ * import { createFallbackIfAllowed } from "./fallback.ts";
+ * import { RingCore } from "./core.ts";
+ * let ring;
+ * try {
+ *   ring = new RingCore();
+ * } catch (error) {
+ *   ring = createFallbackIfAllowed(error, { fallback: true });
+ *   if (ring === undefined) throw error;
+ * }
+ * ```
+ */
+export function createFallbackIfAllowed(
+  error: unknown,
+  options: unknown,
+): FallbackRing | undefined {
+  if (options === null || typeof options !== "object") return undefined;
+  if ((options as FallbackRingOptions).fallback !== true) return undefined;
+  if (!(error instanceof IoUringUnavailableError)) return undefined;
+  if (!FALLBACK_KINDS.has(error.kind)) return undefined;
+  return new FallbackRing(options as FallbackRingOptions, error);
+}
