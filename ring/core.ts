@@ -132,7 +132,16 @@ export interface RingOptions {
   flags?: number;
 }
 
-const RING_OPTION_NAMES = [
+/**
+ * Every setup option name of {@linkcode RingCore}, for option checkers.
+ *
+ * @example
+ * ```ts
+ * import { RING_OPTION_NAMES } from "./core.ts";
+ * RING_OPTION_NAMES.includes("entries"); // true
+ * ```
+ */
+export const RING_OPTION_NAMES: readonly string[] = [
   "entries",
   "cqEntries",
   "clamp",
@@ -148,7 +157,7 @@ const RING_OPTION_NAMES = [
   "submitAll",
   "attachWq",
   "flags",
-] as const;
+];
 
 /** Kernel version that added each setup flag, for "kernel too old" errors. */
 const SETUP_FLAG_SINCE: ReadonlyArray<readonly [number, string, string]> = [

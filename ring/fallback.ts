@@ -20,7 +20,7 @@ import {
   cString,
 } from "../ffi/mod.ts";
 import type { BlockingIo, BlockingOp } from "../ffi/mod.ts";
-import { buildIovecs, type RingOptions } from "./core.ts";
+import { buildIovecs, RING_OPTION_NAMES, type RingOptions } from "./core.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import {
   FallbackUnsupportedError,
@@ -33,17 +33,13 @@ import {
   checkInteger,
   checkOffset,
   checkOptions,
+  OP_OPTION_NAMES,
+  openatArguments,
+  statxArguments,
 } from "./validate.ts";
 import { attributeNames } from "./attributes.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
-import {
-  AT_EMPTY_PATH,
-  AT_FDCWD,
-  O_CLOEXEC,
-  STATX_BASIC_STATS,
-  STATX_BTIME,
-  STATX_DIOALIGN,
-} from "../structs/constants.ts";
+import { O_CLOEXEC } from "../structs/constants.ts";
 import { EBUSY, EFAULT } from "../structs/errno.ts";
 
 /** errno ENXIO: what the kernel answers when no buffers are registered. */
@@ -66,28 +62,12 @@ export interface FallbackOpOptions {
   timeoutMs?: number;
 }
 
-const OP_OPTION_NAMES = ["signal", "timeoutMs"] as const;
-
 /** Option names `Ring` accepts at setup; the fallback accepts and ignores them. */
-const RING_OPTION_NAMES = [
-  "entries",
-  "cqEntries",
-  "clamp",
-  "sqpoll",
-  "singleIssuer",
-  "coopTaskrun",
-  "taskrunFlag",
-  "deferTaskrun",
-  "noSqArray",
-  "sqe128",
-  "cqe32",
-  "iopoll",
-  "submitAll",
-  "attachWq",
-  "flags",
+const FALLBACK_SETUP_OPTION_NAMES = [
+  ...RING_OPTION_NAMES,
   "fallback",
   "threads",
-] as const;
+];
 
 /**
  * Setup options of {@linkcode FallbackRing}: `Ring`'s options (validated,
@@ -147,7 +127,7 @@ export class FallbackRing {
     options: FallbackRingOptions = {},
     setupError?: IoUringUnavailableError,
   ) {
-    checkOptions(options, RING_OPTION_NAMES, "Ring options");
+    checkOptions(options, FALLBACK_SETUP_OPTION_NAMES, "Ring options");
     if (options.entries !== undefined) {
       checkInteger(options.entries, "entries", 1, 32768);
     }
@@ -398,15 +378,12 @@ export class FallbackRing {
     mode = 0o644,
     options?: FallbackOpOptions & { dirfd?: number },
   ): Promise<number> {
-    if (typeof path !== "string" || path.length === 0) {
-      throw new TypeError("path must be a non-empty string");
-    }
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    checkInteger(mode, "mode", 0, 0o7777);
-    checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
-    const dirfd = options?.dirfd ?? AT_FDCWD;
-    if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-    const bytes = cString(path);
+    const { pathBytes: bytes, dirfd } = openatArguments(
+      path,
+      flags,
+      mode,
+      options,
+    );
     return this.#run(
       "openat",
       options,
@@ -451,28 +428,7 @@ export class FallbackRing {
     target: string | number,
     options?: FallbackOpOptions & { flags?: number; mask?: number },
   ): Promise<Statx> {
-    checkOptions(
-      options,
-      [...OP_OPTION_NAMES, "flags", "mask"],
-      "statx options",
-    );
-    let dirfd = AT_FDCWD;
-    let path = "";
-    let flags = options?.flags ?? 0;
-    if (typeof target === "number") {
-      checkFd(target, "fd");
-      dirfd = target;
-      flags |= AT_EMPTY_PATH;
-    } else if (typeof target === "string" && target.length > 0) {
-      path = target;
-    } else {
-      throw new TypeError("statx target must be a path or a file descriptor");
-    }
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    const mask = checkInteger(
-      options?.mask ?? (STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN),
-      "mask",
-    );
+    const { dirfd, path, flags, mask } = statxArguments(target, options);
     const pathBytes = cString(path);
     const out = new Uint8Array(StatxView.SIZE);
     return this.#run(

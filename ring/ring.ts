@@ -31,14 +31,15 @@ import {
   checkInteger,
   checkOffset,
   checkOptions,
+  OP_OPTION_NAMES,
+  openatArguments,
+  statxArguments,
 } from "./validate.ts";
 import { buildIovecs } from "./core.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import { TimespecView } from "../structs/iovec.ts";
 import { cString } from "../ffi/mod.ts";
 import {
-  AT_EMPTY_PATH,
-  AT_FDCWD,
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
   IORING_ENTER_GETEVENTS,
@@ -46,9 +47,6 @@ import {
   IORING_SETUP_COOP_TASKRUN,
   IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
-  STATX_BASIC_STATS,
-  STATX_BTIME,
-  STATX_DIOALIGN,
 } from "../structs/constants.ts";
 import {
   EAGAIN,
@@ -119,8 +117,6 @@ export interface DataOpOptions extends OpOptions {
 
 /** Option names the data operations take beyond OP_OPTION_NAMES. */
 const DATA_OPTION_NAMES: readonly string[] = attributeNames();
-
-const OP_OPTION_NAMES = ["signal", "timeoutMs"];
 
 /**
  * Setup flags the Promise API runs fastest with (measured: about 1.3-1.6x
@@ -576,15 +572,12 @@ export class Ring extends RingCore {
     mode = 0o644,
     options?: OpOptions & { dirfd?: number },
   ): Promise<number> {
-    if (typeof path !== "string" || path.length === 0) {
-      throw new TypeError("path must be a non-empty string");
-    }
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    checkInteger(mode, "mode", 0, 0o7777);
-    checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
-    const dirfd = options?.dirfd ?? AT_FDCWD;
-    if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-    const bytes = cString(path);
+    const { pathBytes: bytes, dirfd } = openatArguments(
+      path,
+      flags,
+      mode,
+      options,
+    );
     return this.#submitOp(
       OPCODES.openat,
       dirfd,
@@ -639,28 +632,7 @@ export class Ring extends RingCore {
     target: string | number,
     options?: OpOptions & { flags?: number; mask?: number },
   ): Promise<Statx> {
-    checkOptions(
-      options,
-      [...OP_OPTION_NAMES, "flags", "mask"],
-      "statx options",
-    );
-    let dirfd = AT_FDCWD;
-    let path = "";
-    let flags = options?.flags ?? 0;
-    if (typeof target === "number") {
-      checkFd(target, "fd");
-      dirfd = target;
-      flags |= AT_EMPTY_PATH;
-    } else if (typeof target === "string" && target.length > 0) {
-      path = target;
-    } else {
-      throw new TypeError("statx target must be a path or a file descriptor");
-    }
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    const mask = checkInteger(
-      options?.mask ?? (STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN),
-      "mask",
-    );
+    const { dirfd, path, flags, mask } = statxArguments(target, options);
     const pathBytes = cString(path);
     const out = new Uint8Array(StatxView.SIZE);
     return this.#submitOp(

@@ -6,6 +6,15 @@
  * @module
  */
 
+import { cString } from "../ffi/mod.ts";
+import {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  STATX_BASIC_STATS,
+  STATX_BTIME,
+  STATX_DIOALIGN,
+} from "../structs/constants.ts";
+
 /** Largest offset the kernel takes (loff_t is signed 64-bit). */
 const MAX_OFFSET = 2 ** 63;
 
@@ -184,4 +193,78 @@ export function describe(value: unknown): string {
     return `the string ${JSON.stringify(value.slice(0, 40))}`;
   }
   return typeof value;
+}
+
+/**
+ * Option names every Promise method takes (`signal`, `timeoutMs`), on the
+ * io_uring backend and on the fallback alike.
+ *
+ * @example
+ * ```ts
+ * import { checkOptions, OP_OPTION_NAMES } from "./validate.ts";
+ * checkOptions({ timeoutMs: 5 }, OP_OPTION_NAMES, "read options");
+ * ```
+ */
+export const OP_OPTION_NAMES: readonly string[] = ["signal", "timeoutMs"];
+
+/**
+ * The checked arguments of a statx request: of a path (relative to the
+ * working directory) or of an open fd (AT_EMPTY_PATH).
+ *
+ * @example
+ * ```ts
+ * import { statxArguments } from "./validate.ts";
+ * statxArguments("/etc/hostname", undefined).dirfd; // -100 (AT_FDCWD)
+ * ```
+ */
+export function statxArguments(
+  target: unknown,
+  options: { flags?: number; mask?: number } | undefined,
+): { dirfd: number; path: string; flags: number; mask: number } {
+  checkOptions(options, [...OP_OPTION_NAMES, "flags", "mask"], "statx options");
+  let dirfd = AT_FDCWD;
+  let path = "";
+  let flags = options?.flags ?? 0;
+  if (typeof target === "number") {
+    checkFd(target, "fd");
+    dirfd = target;
+    flags |= AT_EMPTY_PATH;
+  } else if (typeof target === "string" && target.length > 0) {
+    path = target;
+  } else {
+    throw new TypeError("statx target must be a path or a file descriptor");
+  }
+  checkInteger(flags, "flags", 0, 0x7fffffff);
+  const mask = checkInteger(
+    options?.mask ?? (STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN),
+    "mask",
+  );
+  return { dirfd, path, flags, mask };
+}
+
+/**
+ * The checked arguments of an openat request: the NUL-terminated path and
+ * the directory fd it is relative to (AT_FDCWD unless `options.dirfd`).
+ *
+ * @example
+ * ```ts
+ * import { openatArguments } from "./validate.ts";
+ * openatArguments("/etc/hostname", 0, 0o644, undefined).dirfd; // -100
+ * ```
+ */
+export function openatArguments(
+  path: unknown,
+  flags: unknown,
+  mode: unknown,
+  options: { dirfd?: number } | undefined,
+): { pathBytes: Uint8Array; dirfd: number } {
+  if (typeof path !== "string" || path.length === 0) {
+    throw new TypeError("path must be a non-empty string");
+  }
+  checkInteger(flags, "flags", 0, 0x7fffffff);
+  checkInteger(mode, "mode", 0, 0o7777);
+  checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
+  const dirfd = options?.dirfd ?? AT_FDCWD;
+  if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
+  return { pathBytes: cString(path), dirfd };
 }

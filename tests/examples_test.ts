@@ -11,8 +11,8 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("..", import.meta.url));
 const isDeno = "Deno" in globalThis;
 
-test("the README example for this runtime runs as written", () => {
-  const args = isDeno ? ["run", "-A", "examples/deno.ts"] : ["examples/bun.ts"];
+function run(file: string): string {
+  const args = isDeno ? ["run", "-A", file] : [file];
   const child = spawnSync(process.execPath, args, {
     cwd: root,
     encoding: "utf8",
@@ -20,7 +20,18 @@ test("the README example for this runtime runs as written", () => {
     env: { ...process.env, NO_COLOR: "1" },
   });
   assert.equal(child.status, 0, child.stderr);
-  assert.match(child.stdout, /wrote 4096 bytes/);
-  assert.match(child.stdout, /integrity ok: false bad: \[ "guard@1" \]/);
-  assert.match(child.stdout, /size from statx: 4096/);
+  return child.stdout;
+}
+
+test("the README's Promise-API example (examples/deno.ts) runs as written", () => {
+  const out = run("examples/deno.ts");
+  assert.match(out, /wrote 4096 bytes/);
+  assert.match(out, /integrity ok: false bad: \[ "guard@1" \]/);
+  assert.match(out, /size from statx: 4096/);
+});
+
+test("the README's low-level example (examples/bun.ts) runs as written", () => {
+  const out = run("examples/bun.ts");
+  assert.match(out, /^1n 5$/m);
+  assert.match(out, /^5 hello$/m);
 });
