@@ -80,7 +80,9 @@ export function formatProbe(result: ProbeResult): string {
         "rw attributes",
         k.rwAttr
           ? "yes (IORING_FEAT_RW_ATTR: PI metadata can travel with reads and writes)"
-          : "no (needs Linux 6.14+)",
+          : k.ioUring
+          ? "no (needs Linux 6.14+)"
+          : "unknown (io_uring is unavailable)",
       ],
       ["features", `${k.features.length}`],
     ]),
