@@ -1280,6 +1280,17 @@ export class Ring extends RingCore {
   #closeRing(): Promise<void> {
     if (this.closed) return Promise.reject(new RingClosedError("close"));
     this.#shuttingDown = true;
+    if (
+      this.#closing === undefined && !this.#armed && this.#inFlight === 0 &&
+      this.sqReady() === 0 && this.#backlogHead === this.#backlog.length
+    ) {
+      // Nothing in flight: the ring closes now, not a microtask later, so
+      // `ring.close(); ring.closed` is already true.
+      this.#stopTaskrunCheck();
+      this.#waiter?.close();
+      super.close();
+      return Promise.resolve();
+    }
     this.#closing ??= this.#drainAndClose();
     return this.#closing;
   }
