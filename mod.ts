@@ -75,6 +75,7 @@ export {
   validatePiRequest,
 } from "./ring/pi_validate.ts";
 export {
+  type AttributeRequestInfo,
   checksOf,
   type DiagnoseInput,
   diagnoseIntegrity,
@@ -83,6 +84,7 @@ export {
   IntegrityError,
   type IntegrityInterval,
   piFormatOf,
+  type PiLayout,
   rereadFor,
 } from "./ring/integrity.ts";
 export {
@@ -97,6 +99,7 @@ export {
   probeTarget,
   releaseAtLeast,
   sysfsFormat,
+  type TargetFormat,
   type TargetProfile,
 } from "./ring/probe.ts";
 export { statxFd, statxPath } from "./sys/stat.ts";
@@ -112,10 +115,11 @@ export {
   buildIovecs,
   type CompletionHandler,
   describeSetupFlags,
+  type PinnedBuffers,
   RingCore,
   type RingOptions,
 } from "./ring/core.ts";
-export { OPCODES, type OpcodeSpec } from "./ring/opcodes.ts";
+export { type OpcodeName, OPCODES, type OpcodeSpec } from "./ring/opcodes.ts";
 export {
   RingClosedError,
   SubmissionQueueFullError,

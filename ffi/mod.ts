@@ -75,11 +75,13 @@ export const NULL_ADDRESS: number | bigint = rt.name === "deno" ? 0n : 0;
  * ```
  */
 export class NativeLibraryError extends Error {
+  /** Always `"NativeLibraryError"`. */
   override name = "NativeLibraryError";
   /** The shared object that failed to load. */
   readonly library: string;
   /** The Debian package that installs it. */
   readonly packageName: string;
+  /** `cause` is the loader's error; its message is appended. */
   constructor(library: string, packageName: string, cause: unknown) {
     super(
       `cannot load ${library}: install the Debian package ${packageName} ` +

@@ -42,6 +42,7 @@ export type PiGuard = "crc16-t10dif" | "crc64-nvme" | "crc32c" | "ip";
  * ```
  */
 export interface PiRefTag {
+  /** PI type: 1, 2 or 3 (see above). */
   readonly type: 1 | 2 | 3;
   /** First reference tag; only its low 32 (8 B tuples) or 48 bits are kept. */
   readonly seed?: number | bigint;
@@ -63,6 +64,7 @@ export interface PiRefTag {
  * ```
  */
 export interface PiFormatOptions {
+  /** The guard (checksum) algorithm, which sets the tuple size. */
   readonly guard: PiGuard;
   /** Protection interval in bytes; the data length must be a multiple. */
   readonly interval: number;

@@ -167,10 +167,13 @@ export interface PiOptions {
  * ```
  */
 export interface PiAttribute {
+  /** Metadata buffer (`addr` and `len` of `struct io_uring_attr_pi`). */
   readonly meta: Uint8Array;
   /** IO_INTEGRITY_CHK_* bits. */
   readonly flags: number;
+  /** `app_tag`: application tag the device compares. */
   readonly appTag: number;
+  /** `seed`: initial reference tag. */
   readonly seed: bigint;
 }
 
@@ -343,7 +346,9 @@ export interface PackedAttributes {
  * ```
  */
 export interface AttributeOptions {
+  /** Protection Information for the request. */
   readonly pi?: PiOptions;
+  /** Options of other attribute kinds, by their table name. */
   readonly [name: string]: unknown;
 }
 
@@ -363,6 +368,7 @@ export class AttributeTable {
   readonly #byName = new Map<string, AttributeKind>();
   #sorted: AttributeKind[] = [];
 
+  /** Defines each of `kinds` in order (see {@linkcode define}). */
   constructor(kinds: readonly AttributeKind[] = []) {
     for (const kind of kinds) this.define(kind);
   }
@@ -567,6 +573,7 @@ export function attributesFrom(
  * ```
  */
 export interface SqeWordWriter {
+  /** Sets 32-bit word `word` of the SQE in slot `index`. */
   setSqeWord(index: number, word: number, value: number): void;
 }
 
@@ -599,6 +606,7 @@ export function applyAttributes(
   sqe: SqeView,
   packed: PackedAttributes | null,
 ): void;
+/** The same, writing the SQE in slot `slot` of `ring` by 32-bit words. */
 export function applyAttributes(
   ring: SqeWordWriter,
   slot: number,

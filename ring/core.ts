@@ -208,8 +208,16 @@ export type CompletionHandler = (
   userDataHigh: number,
 ) => void;
 
-/** One registered-buffer set: the views the kernel pinned, kept reachable. */
-type Pinned = readonly ArrayBufferView[];
+/**
+ * One registered-buffer set: the views the kernel pinned, kept reachable.
+ *
+ * @example
+ * ```ts
+ * import type { PinnedBuffers } from "./core.ts";
+ * const buffers: PinnedBuffers = [new Uint8Array(4096)];
+ * ```
+ */
+export type PinnedBuffers = readonly ArrayBufferView[];
 
 // Mappings of closed rings are replaced by private zero pages (so a stale
 // SqeView or CqeView reads zeros instead of faulting) and unmapped for good
@@ -307,7 +315,7 @@ export class RingCore {
   readonly #cqeViews: CqeView[];
   #cqHead = 0;
 
-  #pinnedBuffers: Pinned | null = null;
+  #pinnedBuffers: PinnedBuffers | null = null;
   #registeredFiles = false;
 
   /**
@@ -1270,7 +1278,7 @@ export class RingCore {
   }
 
   /** The registered buffers, or null. */
-  get registeredBuffers(): Pinned | null {
+  get registeredBuffers(): PinnedBuffers | null {
     return this.#pinnedBuffers;
   }
 

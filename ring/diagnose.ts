@@ -218,7 +218,9 @@ const FALLBACK_HINT =
  * ```
  */
 export interface SetupDiagnosis {
+  /** Which kind of failure. */
   readonly kind: UnavailableKind;
+  /** The explanation, in words. */
   readonly reason: string;
 }
 

@@ -16,7 +16,9 @@ export { UringError, type UringErrorContext } from "../sys/errors.ts";
  * ```
  */
 export class RingClosedError extends Error {
+  /** Always `"RingClosedError"`. */
   override name = "RingClosedError";
+  /** `what` names the call that found the ring closed. */
   constructor(what: string) {
     super(`${what}: the ring is closed`);
   }
@@ -32,7 +34,9 @@ export class RingClosedError extends Error {
  * ```
  */
 export class SubmissionQueueFullError extends Error {
+  /** Always `"SubmissionQueueFullError"`. */
   override name = "SubmissionQueueFullError";
+  /** `entries` is the SQ ring size. */
   constructor(entries: number) {
     super(
       `the submission queue is full (${entries} entries): call submit() before preparing more`,

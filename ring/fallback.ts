@@ -123,6 +123,7 @@ export class FallbackRing {
   #closed = false;
   #buffers: readonly ArrayBufferView[] | null = null;
 
+  /** `setupError` is why io_uring was not used, when replacing a ring. */
   constructor(
     options: FallbackRingOptions = {},
     setupError?: IoUringUnavailableError,
@@ -402,6 +403,7 @@ export class FallbackRing {
    * stop (a thread inside a call stops when the call returns).
    */
   close(): Promise<void>;
+  /** close(2) of `fd` on a pool thread; resolves to 0. */
   close(fd: number, options?: FallbackOpOptions): Promise<number>;
   close(fd?: number, options?: FallbackOpOptions): Promise<number | void> {
     if (fd === undefined) {

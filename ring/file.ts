@@ -122,6 +122,7 @@ export class UringFile {
   readonly ring: Ring;
   #closed = false;
 
+  /** Wraps an fd already open on `ring`; {@linkcode openFile} is the usual way in. */
   constructor(ring: Ring, fd: number, path: string) {
     this.ring = ring;
     this.fd = fd;

@@ -50,6 +50,7 @@ export interface IntegrityInterval {
   readonly lba: number;
   /** File offset of the interval's first byte. */
   readonly offset: number;
+  /** The tuple field that did not match. */
   readonly field: "guard" | "appTag" | "refTag" | "storageTag";
   /** What the field should hold (bigint for a 64-bit guard). */
   readonly expected: number | bigint;
@@ -140,6 +141,7 @@ export type IntegrityErrorInit = {
  * ```
  */
 export class IntegrityError extends UringError {
+  /** Always `"IntegrityError"`. */
   override name = "IntegrityError";
   /** File offset of the request. */
   readonly offset: number;
@@ -152,6 +154,7 @@ export class IntegrityError extends UringError {
   /** Why the failed interval could not be found. */
   readonly undetermined?: string;
 
+  /** The errno is EILSEQ; `init` gives the request and what was found. */
   constructor(init: IntegrityErrorInit) {
     super(EILSEQ, {
       op: init.op,
@@ -257,6 +260,7 @@ function formatAt(
  * ```
  */
 export interface DiagnoseInput {
+  /** Whether the failed request was a write or a read. */
   readonly direction: "write" | "read";
   /** The data written (write) or the read buffer(s) (read; not consulted). */
   readonly data: Uint8Array | readonly Uint8Array[];
@@ -452,8 +456,11 @@ export function rereadFor(
  * ```
  */
 export interface AttributeRequestInfo {
+  /** Data bytes in the request. */
   readonly dataLength?: number;
+  /** Metadata buffer bytes (`len` of the PI attribute). */
   readonly metaLength?: number;
+  /** IO_INTEGRITY_CHK_* bits asked for. */
   readonly flags?: number;
   /** Whether the fd had O_DIRECT. */
   readonly direct?: boolean;

@@ -30,11 +30,13 @@ import { probeFd, type TargetProfile } from "./probe.ts";
  * ```
  */
 export class KernelTooOldError extends Error {
+  /** Always `"KernelTooOldError"`. */
   override name = "KernelTooOldError";
   /** The feature flag or opcode that is missing. */
   readonly feature: string;
   /** The first Linux release that has it. */
   readonly since: string;
+  /** `what` names the request or feature in the message. */
   constructor(what: string, feature: string, since: string) {
     super(
       `${what}: kernel too old (Linux ${since}+ needed, no ${feature})`,
@@ -75,7 +77,9 @@ export function requireRwAttr(features: number): void {
  * ```
  */
 export interface DirectAlignment {
+  /** Buffer address alignment in bytes (`stx_dio_mem_align`). */
   readonly memory: number;
+  /** File offset and length alignment in bytes (`stx_dio_offset_align`). */
   readonly offset: number;
 }
 

@@ -107,9 +107,13 @@ export interface TargetProfile {
   readonly tupleSize: number;
   /** Offset of the tuple inside each interval's metadata. */
   readonly piOffset: number;
+  /** Guard (checksum) type, from `lbmd_guard_tag_type` or the sysfs format. */
   readonly guard: ProbeGuard;
+  /** Application tag bytes per tuple (`lbmd_app_tag_size`). */
   readonly appTagSize: number;
+  /** Reference tag bytes per tuple (`lbmd_ref_tag_size`). */
   readonly refTagSize: number;
+  /** Storage tag bytes per tuple (`lbmd_storage_tag_size`), 0 if none. */
   readonly storageTagSize: number;
   /** Whether the device checks reference tags (false for PI Type 3). */
   readonly refTagChecked: boolean;
@@ -129,7 +133,9 @@ export interface TargetProfile {
  * ```
  */
 export interface ProbeResult {
+  /** What the running kernel supports. */
   readonly kernel: KernelProfile;
+  /** The file or device probed, when one was given. */
   readonly target?: TargetProfile;
 }
 
@@ -338,7 +344,20 @@ const GUARD_BY_LBMD: Record<number, ProbeGuard> = {
   [LBMD_PI_CSUM_CRC64_NVME]: "crc64-nvme",
 };
 
-type Format = Omit<TargetProfile, "path" | "kind" | "device" | "source">;
+/**
+ * A PI format without the target it was found on: what
+ * {@linkcode sysfsFormat} returns.
+ *
+ * @example
+ * ```ts
+ * import type { TargetFormat } from "./probe.ts";
+ * const piSizeOf = (f: TargetFormat) => f.tupleSize;
+ * ```
+ */
+export type TargetFormat = Omit<
+  TargetProfile,
+  "path" | "kind" | "device" | "source"
+>;
 
 /** FS_IOC_GETLBMD_CAP on an open fd: the capability, or the errno. */
 function lbmdCap(fd: number): LbmdCapView | number {
@@ -375,7 +394,7 @@ function lbmdCapOf(path: string): LbmdCapAnswer {
   }
 }
 
-function formatFromCap(cap: LbmdCapView, lbs: number): Format {
+function formatFromCap(cap: LbmdCapView, lbs: number): TargetFormat {
   if ((cap.flags & LBMD_PI_CAP_INTEGRITY) === 0) {
     return {
       ...NO_PI,
@@ -432,7 +451,7 @@ const SYSFS_FORMATS: Record<
 export function sysfsFormat(
   format: string,
   interval: number,
-): Format | undefined {
+): TargetFormat | undefined {
   const known = SYSFS_FORMATS[format];
   if (!known) return undefined;
   return {
@@ -452,7 +471,7 @@ export function sysfsFormat(
   };
 }
 
-function formatFromSysfs(disk: Disk, lbs: number): Format {
+function formatFromSysfs(disk: Disk, lbs: number): TargetFormat {
   const dir = `${disk.sys}/integrity`;
   if (!existsSync(dir)) {
     // With CONFIG_BLK_DEV_INTEGRITY every disk has this directory.

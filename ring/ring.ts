@@ -598,6 +598,7 @@ export class Ring extends RingCore {
    * (see {@linkcode close}).
    */
   override close(): Promise<void>;
+  /** close(2) of `fd` through the ring; resolves to 0. */
   override close(fd: number, options?: OpOptions): Promise<number>;
   override close(fd?: number, options?: OpOptions): Promise<number | void> {
     if (fd === undefined) return this.#closeRing();

@@ -51,12 +51,19 @@ export type UnavailableKind =
  * ```
  */
 export interface UnavailableInit {
+  /** Which kind of block it is. */
   readonly kind: UnavailableKind;
+  /** The explanation, in words. */
   readonly reason: string;
+  /** kernel.io_uring_disabled (null: no such sysctl). */
   readonly sysctl: number | null;
+  /** kernel.io_uring_group (null: absent). */
   readonly group: number | null;
+  /** Seccomp mode of the process (null: unknown). */
   readonly seccomp: number | null;
+  /** Kernel release. */
   readonly release: string;
+  /** The setup flags that were asked for. */
   readonly flags: readonly string[];
 }
 
@@ -75,6 +82,7 @@ export interface UnavailableInit {
  * ```
  */
 export class IoUringUnavailableError extends UringError {
+  /** Always `"IoUringUnavailableError"`. */
   override name = "IoUringUnavailableError";
   /** Which kind of block it is. */
   readonly kind: UnavailableKind;
@@ -91,6 +99,7 @@ export class IoUringUnavailableError extends UringError {
   /** The setup flags that were asked for, with the kernel version of each. */
   readonly flags: readonly string[];
 
+  /** `errno` is io_uring_setup's (positive or negative). */
   constructor(errno: number, init: UnavailableInit) {
     super(errno, { op: "io_uring_setup", detail: init.reason });
     this.kind = init.kind;
@@ -113,10 +122,15 @@ export class IoUringUnavailableError extends UringError {
  * ```
  */
 export interface MemlockInit {
+  /** The operation that failed (`"register_buffers"`). */
   readonly op: string;
+  /** Words for the message. */
   readonly detail: string;
+  /** RLIMIT_MEMLOCK soft limit in bytes. */
   readonly limit: number;
+  /** RLIMIT_MEMLOCK hard limit in bytes. */
   readonly hardLimit: number;
+  /** Bytes the registration needed pinned. */
   readonly needed: number;
 }
 
@@ -135,6 +149,7 @@ export interface MemlockInit {
  * ```
  */
 export class MemlockError extends UringError {
+  /** Always `"MemlockError"`. */
   override name = "MemlockError";
   /** RLIMIT_MEMLOCK soft limit in bytes (Infinity = unlimited). */
   readonly limit: number;
@@ -143,6 +158,7 @@ export class MemlockError extends UringError {
   /** Bytes the registration needed pinned. */
   readonly needed: number;
 
+  /** `errno` is io_uring_register's (ENOMEM, positive or negative). */
   constructor(errno: number, init: MemlockInit) {
     super(errno, { op: init.op, detail: init.detail });
     this.limit = init.limit;
@@ -162,10 +178,12 @@ export class MemlockError extends UringError {
  * ```
  */
 export class FallbackUnsupportedError extends UringError {
+  /** Always `"FallbackUnsupportedError"`. */
   override name = "FallbackUnsupportedError";
   /** The option that asked for it (`"pi"`). */
   readonly option: string;
 
+  /** `op` is the request, `option` the attribute it asked for. */
   constructor(op: string, option: string) {
     super(EOPNOTSUPP, {
       op,

@@ -17,6 +17,7 @@ static_failed=0
 deno check mod.ts cli.ts ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/ || static_failed=1
 deno lint || static_failed=1
 deno fmt --check || static_failed=1
+deno doc --lint mod.ts || static_failed=1
 
 echo "== deno test"
 deno test -A --v8-flags=--expose-gc tests/ 2>&1 | tee "$out/deno.log"

@@ -41,7 +41,8 @@ export const ATTR_PI_OFFSETS = {
  */
 export class AttrPiView extends StructView {
   /** 32 bytes. */
-  static readonly SIZE = ATTR_PI_SIZE;
+  static readonly SIZE: number = ATTR_PI_SIZE;
+  /** Views the first 32 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, ATTR_PI_SIZE);
   }

@@ -429,7 +429,7 @@ export const IORING_REGISTER_MEM_REGION = 34;
 /** io_uring_rsrc_register.flags: register an empty (sparse) table. */
 export const IORING_RSRC_REGISTER_SPARSE = 1 << 0;
 /** In a files update: leave this slot as it is. */
-export const IORING_REGISTER_FILES_SKIP = -2;
+export const IORING_REGISTER_FILES_SKIP: number = -2;
 /** file_index value: let the kernel pick a free fixed-file slot. */
 export const IORING_FILE_INDEX_ALLOC = 0xffffffff;
 
@@ -531,7 +531,7 @@ export const STATX_MNT_ID = 0x1000;
 /** statx mask: stx_dio_mem_align and stx_dio_offset_align. */
 export const STATX_DIOALIGN = 0x2000;
 /** dirfd: the current working directory. */
-export const AT_FDCWD = -100;
+export const AT_FDCWD: number = -100;
 /** Do not follow a final symlink. */
 export const AT_SYMLINK_NOFOLLOW = 0x100;
 /** An empty path means dirfd itself. */

@@ -41,9 +41,11 @@ export const CQE_OFFSETS = {
 export class CqeView extends StructView {
   /** 16 bytes. */
   static readonly SIZE: number = CQE_SIZE;
+  /** Views the first `size` bytes of `bytes` (16, or 32 for CQE32). */
   constructor(bytes: Uint8Array, size: number = CQE_SIZE) {
     super(bytes, size);
   }
+  /** `user_data`: copied from the SQE that produced this completion. */
   get userData(): bigint {
     return this.u64(CQE_OFFSETS.userData);
   }
@@ -78,12 +80,15 @@ export class CqeView extends StructView {
 export class Cqe32View extends CqeView {
   /** 32 bytes. */
   static override readonly SIZE: number = CQE32_SIZE;
+  /** Views the first 32 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, CQE32_SIZE);
   }
+  /** `big_cqe[0]`: first extra word (per-opcode, e.g. uring_cmd results). */
   get bigCqe0(): bigint {
     return this.u64(CQE_OFFSETS.bigCqe);
   }
+  /** `big_cqe[1]`: second extra word. */
   get bigCqe1(): bigint {
     return this.u64(CQE_OFFSETS.bigCqe + 8);
   }

@@ -22,7 +22,8 @@ export const TIMESPEC_SIZE = 16;
  */
 export class IovecView extends StructView {
   /** 16 bytes. */
-  static readonly SIZE = IOVEC_SIZE;
+  static readonly SIZE: number = IOVEC_SIZE;
+  /** Views the first 16 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, IOVEC_SIZE);
   }
@@ -54,16 +55,19 @@ export class IovecView extends StructView {
  */
 export class TimespecView extends StructView {
   /** 16 bytes. */
-  static readonly SIZE = TIMESPEC_SIZE;
+  static readonly SIZE: number = TIMESPEC_SIZE;
+  /** Views the first 16 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, TIMESPEC_SIZE);
   }
+  /** `tv_sec`: whole seconds. */
   get tvSec(): bigint {
     return this.i64(0);
   }
   set tvSec(v: bigint | number) {
     this.setI64(0, v);
   }
+  /** `tv_nsec`: nanoseconds, 0 to 999999999. */
   get tvNsec(): bigint {
     return this.i64(8);
   }

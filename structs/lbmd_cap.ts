@@ -46,7 +46,8 @@ export const LBMD_CAP_OFFSETS = {
  */
 export class LbmdCapView extends StructView {
   /** 16 bytes. */
-  static readonly SIZE = LBMD_CAP_SIZE;
+  static readonly SIZE: number = LBMD_CAP_SIZE;
+  /** Views the first 16 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, LBMD_CAP_SIZE);
   }
@@ -71,12 +72,14 @@ export class LbmdCapView extends StructView {
   set size(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.size, v);
   }
+  /** `lbmd_opaque_size`: bytes of opaque (non-PI) metadata per interval. */
   get opaqueSize(): number {
     return this.u8(LBMD_CAP_OFFSETS.opaqueSize);
   }
   set opaqueSize(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.opaqueSize, v);
   }
+  /** `lbmd_opaque_offset`: offset of the opaque metadata within an interval's metadata. */
   get opaqueOffset(): number {
     return this.u8(LBMD_CAP_OFFSETS.opaqueOffset);
   }
@@ -90,6 +93,7 @@ export class LbmdCapView extends StructView {
   set piSize(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.piSize, v);
   }
+  /** `lbmd_pi_offset`: offset of the PI tuple within an interval's metadata. */
   get piOffset(): number {
     return this.u8(LBMD_CAP_OFFSETS.piOffset);
   }
@@ -103,18 +107,21 @@ export class LbmdCapView extends StructView {
   set guardTagType(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.guardTagType, v);
   }
+  /** `lbmd_app_tag_size`: application tag size in bytes. */
   get appTagSize(): number {
     return this.u8(LBMD_CAP_OFFSETS.appTagSize);
   }
   set appTagSize(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.appTagSize, v);
   }
+  /** `lbmd_ref_tag_size`: reference tag size in bytes. */
   get refTagSize(): number {
     return this.u8(LBMD_CAP_OFFSETS.refTagSize);
   }
   set refTagSize(v: number) {
     this.setU8(LBMD_CAP_OFFSETS.refTagSize, v);
   }
+  /** `lbmd_storage_tag_size`: storage tag size in bytes. */
   get storageTagSize(): number {
     return this.u8(LBMD_CAP_OFFSETS.storageTagSize);
   }

@@ -83,12 +83,19 @@ export const CQ_OFFSETS = {
  * ```
  */
 export interface SqRingOffsets {
+  /** `head`: offset of the SQ head index (advanced by the kernel). */
   head: number;
+  /** `tail`: offset of the SQ tail index (advanced by the application). */
   tail: number;
+  /** `ring_mask`: offset of the mask applied to head and tail. */
   ringMask: number;
+  /** `ring_entries`: offset of the SQ entry count. */
   ringEntries: number;
+  /** `flags`: offset of the IORING_SQ_* flags word. */
   flags: number;
+  /** `dropped`: offset of the count of invalid SQEs the kernel skipped. */
   dropped: number;
+  /** `array`: offset of the SQE index array. */
   array: number;
 }
 
@@ -102,12 +109,19 @@ export interface SqRingOffsets {
  * ```
  */
 export interface CqRingOffsets {
+  /** `head`: offset of the CQ head index (advanced by the application). */
   head: number;
+  /** `tail`: offset of the CQ tail index (advanced by the kernel). */
   tail: number;
+  /** `ring_mask`: offset of the mask applied to head and tail. */
   ringMask: number;
+  /** `ring_entries`: offset of the CQ entry count. */
   ringEntries: number;
+  /** `overflow`: offset of the count of completions dropped on overflow. */
   overflow: number;
+  /** `cqes`: offset of the CQE array. */
   cqes: number;
+  /** `flags`: offset of the IORING_CQ_* flags word. */
   flags: number;
 }
 
@@ -124,16 +138,19 @@ export interface CqRingOffsets {
  */
 export class ParamsView extends StructView {
   /** 120 bytes. */
-  static readonly SIZE = PARAMS_SIZE;
+  static readonly SIZE: number = PARAMS_SIZE;
+  /** Views the first 120 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, PARAMS_SIZE);
   }
+  /** `sq_entries`: SQ ring size; the kernel rounds it up to a power of two. */
   get sqEntries(): number {
     return this.u32(PARAMS_OFFSETS.sqEntries);
   }
   set sqEntries(v: number) {
     this.setU32(PARAMS_OFFSETS.sqEntries, v);
   }
+  /** `cq_entries`: CQ ring size (input with IORING_SETUP_CQSIZE). */
   get cqEntries(): number {
     return this.u32(PARAMS_OFFSETS.cqEntries);
   }
@@ -147,6 +164,7 @@ export class ParamsView extends StructView {
   set flags(v: number) {
     this.setU32(PARAMS_OFFSETS.flags, v);
   }
+  /** `sq_thread_cpu`: CPU for the SQPOLL thread (with IORING_SETUP_SQ_AFF). */
   get sqThreadCpu(): number {
     return this.u32(PARAMS_OFFSETS.sqThreadCpu);
   }
@@ -167,6 +185,7 @@ export class ParamsView extends StructView {
   set features(v: number) {
     this.setU32(PARAMS_OFFSETS.features, v);
   }
+  /** `wq_fd`: ring whose async backend to share (with IORING_SETUP_ATTACH_WQ). */
   get wqFd(): number {
     return this.u32(PARAMS_OFFSETS.wqFd);
   }

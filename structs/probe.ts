@@ -37,6 +37,7 @@ export function probeSize(ops: number): number {
  * ```
  */
 export class ProbeView extends StructView {
+  /** Views `bytes`: the probe header plus as many op entries as fit. */
   constructor(bytes: Uint8Array) {
     super(bytes, PROBE_HEADER_SIZE);
   }

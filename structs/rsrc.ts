@@ -25,28 +25,33 @@ export const RSRC_UPDATE_SIZE = 16;
  */
 export class RsrcRegisterView extends StructView {
   /** 32 bytes. */
-  static readonly SIZE = RSRC_REGISTER_SIZE;
+  static readonly SIZE: number = RSRC_REGISTER_SIZE;
+  /** Views the first 32 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, RSRC_REGISTER_SIZE);
   }
+  /** `nr`: number of table entries. */
   get nr(): number {
     return this.u32(0);
   }
   set nr(v: number) {
     this.setU32(0, v);
   }
+  /** `flags`: IORING_RSRC_REGISTER_* bits. */
   get flags(): number {
     return this.u32(4);
   }
   set flags(v: number) {
     this.setU32(4, v);
   }
+  /** `data`: address of the fd or iovec array. */
   get data(): bigint {
     return this.u64(16);
   }
   set data(v: bigint | number) {
     this.setU64(16, v);
   }
+  /** `tags`: address of a u64 tag per entry, or 0. */
   get tags(): bigint {
     return this.u64(24);
   }
@@ -67,16 +72,19 @@ export class RsrcRegisterView extends StructView {
  */
 export class RsrcUpdateView extends StructView {
   /** 16 bytes. */
-  static readonly SIZE = RSRC_UPDATE_SIZE;
+  static readonly SIZE: number = RSRC_UPDATE_SIZE;
+  /** Views the first 16 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, RSRC_UPDATE_SIZE);
   }
+  /** `offset`: first table slot to update. */
   get offset(): number {
     return this.u32(0);
   }
   set offset(v: number) {
     this.setU32(0, v);
   }
+  /** `data`: address of the replacement fd array. */
   get data(): bigint {
     return this.u64(8);
   }

@@ -62,9 +62,11 @@ export const SQE_OFFSETS = {
 export class SqeView extends StructView {
   /** 64 bytes. */
   static readonly SIZE: number = SQE_SIZE;
+  /** Views the first `size` bytes of `bytes` (64, or 128 for SQE128). */
   constructor(bytes: Uint8Array, size: number = SQE_SIZE) {
     super(bytes, size);
   }
+  /** `opcode`: the IORING_OP_* operation. */
   get opcode(): number {
     return this.u8(SQE_OFFSETS.opcode);
   }
@@ -78,30 +80,35 @@ export class SqeView extends StructView {
   set flags(v: number) {
     this.setU8(SQE_OFFSETS.flags, v);
   }
+  /** `ioprio`: I/O priority, or per-opcode flags (e.g. IORING_RECVSEND_*). */
   get ioprio(): number {
     return this.u16(SQE_OFFSETS.ioprio);
   }
   set ioprio(v: number) {
     this.setU16(SQE_OFFSETS.ioprio, v);
   }
+  /** `fd`: the file descriptor, or fixed-file index with IOSQE_FIXED_FILE. */
   get fd(): number {
     return this.i32(SQE_OFFSETS.fd);
   }
   set fd(v: number) {
     this.setI32(SQE_OFFSETS.fd, v);
   }
+  /** `off` / `addr2`: file offset (-1 for the current position), or a second address. */
   get off(): bigint {
     return this.u64(SQE_OFFSETS.off);
   }
   set off(v: bigint | number) {
     this.setU64(SQE_OFFSETS.off, v);
   }
+  /** `addr` / `splice_off_in`: buffer or iovec array address. */
   get addr(): bigint {
     return this.u64(SQE_OFFSETS.addr);
   }
   set addr(v: bigint | number) {
     this.setU64(SQE_OFFSETS.addr, v);
   }
+  /** `len`: buffer length in bytes, or iovec count. */
   get len(): number {
     return this.u32(SQE_OFFSETS.len);
   }
@@ -115,24 +122,28 @@ export class SqeView extends StructView {
   set rwFlags(v: number) {
     this.setU32(SQE_OFFSETS.rwFlags, v);
   }
+  /** `user_data`: opaque value copied into the matching CQE. */
   get userData(): bigint {
     return this.u64(SQE_OFFSETS.userData);
   }
   set userData(v: bigint | number) {
     this.setU64(SQE_OFFSETS.userData, v);
   }
+  /** `buf_index` / `buf_group`: registered buffer index or provided-buffer group. */
   get bufIndex(): number {
     return this.u16(SQE_OFFSETS.bufIndex);
   }
   set bufIndex(v: number) {
     this.setU16(SQE_OFFSETS.bufIndex, v);
   }
+  /** `personality`: registered credentials id, 0 for the submitter's. */
   get personality(): number {
     return this.u16(SQE_OFFSETS.personality);
   }
   set personality(v: number) {
     this.setU16(SQE_OFFSETS.personality, v);
   }
+  /** `splice_fd_in` / `file_index` / `addr_len`: splice input fd, or fixed-file slot + 1 for direct opens. */
   get fileIndex(): number {
     return this.u32(SQE_OFFSETS.fileIndex);
   }
@@ -171,6 +182,7 @@ export class Sqe128View extends SqeView {
   static override readonly SIZE: number = SQE128_SIZE;
   /** The command area (bytes 48 to 127). */
   readonly cmd: Uint8Array;
+  /** Views the first 128 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, SQE128_SIZE);
     this.cmd = bytes.subarray(SQE_OFFSETS.cmd, SQE128_SIZE);

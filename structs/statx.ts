@@ -57,7 +57,9 @@ export const STATX_OFFSETS = {
  * ```
  */
 export interface StatxTimestamp {
+  /** `tv_sec`: seconds since the epoch. */
   sec: bigint;
+  /** `tv_nsec`: nanoseconds. */
   nsec: number;
 }
 
@@ -72,24 +74,43 @@ export interface StatxTimestamp {
  * ```
  */
 export interface Statx {
+  /** `stx_mask`: STATX_* bits saying which fields were filled in. */
   mask: number;
+  /** `stx_blksize`: preferred I/O block size. */
   blksize: number;
+  /** `stx_attributes`: STATX_ATTR_* file attributes. */
   attributes: bigint;
+  /** `stx_nlink`: hard link count. */
   nlink: number;
+  /** `stx_uid`: owner user id. */
   uid: number;
+  /** `stx_gid`: owner group id. */
   gid: number;
+  /** `stx_mode`: file type and permission bits. */
   mode: number;
+  /** `stx_ino`: inode number. */
   ino: bigint;
+  /** `stx_size`: size in bytes. */
   size: number;
+  /** `stx_blocks`: allocated 512-byte blocks. */
   blocks: number;
+  /** `stx_atime`: last access. */
   atime: StatxTimestamp;
+  /** `stx_btime`: creation (birth) time. */
   btime: StatxTimestamp;
+  /** `stx_ctime`: last status change. */
   ctime: StatxTimestamp;
+  /** `stx_mtime`: last modification. */
   mtime: StatxTimestamp;
+  /** `stx_rdev_major`: device major number, for device files. */
   rdevMajor: number;
+  /** `stx_rdev_minor`: device minor number, for device files. */
   rdevMinor: number;
+  /** `stx_dev_major`: major number of the containing device. */
   devMajor: number;
+  /** `stx_dev_minor`: minor number of the containing device. */
   devMinor: number;
+  /** `stx_mnt_id`: mount id (STATX_MNT_ID). */
   mntId: bigint;
   /** Required memory alignment for O_DIRECT buffers (STATX_DIOALIGN), 0 if unknown. */
   dioMemAlign: number;
@@ -109,19 +130,24 @@ export interface Statx {
  */
 export class StatxView extends StructView {
   /** 256 bytes. */
-  static readonly SIZE = STATX_STRUCT_SIZE;
+  static readonly SIZE: number = STATX_STRUCT_SIZE;
+  /** Views the first 256 bytes of `bytes`. */
   constructor(bytes: Uint8Array) {
     super(bytes, STATX_STRUCT_SIZE);
   }
+  /** `stx_mask`: STATX_* bits saying which fields were filled in. */
   get mask(): number {
     return this.u32(STATX_OFFSETS.mask);
   }
+  /** `stx_size`: file size in bytes. */
   get size(): number {
     return Number(this.u64(STATX_OFFSETS.size));
   }
+  /** `stx_mode`: file type and permission bits. */
   get mode(): number {
     return this.u16(STATX_OFFSETS.mode);
   }
+  /** Reads a `struct statx_timestamp` at `offset`. */
   private timestamp(offset: number): StatxTimestamp {
     return { sec: this.i64(offset), nsec: this.u32(offset + 8) };
   }

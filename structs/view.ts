@@ -14,7 +14,7 @@
  * ```ts
  * import { StructView } from "./view.ts";
  * class Pair extends StructView {
- *   static readonly SIZE = 8;
+ *   constructor(bytes: Uint8Array) { super(bytes, 8); }
  *   get a(): number { return this.u32(0); }
  * }
  * new Pair(new Uint8Array(8)).a; // 0
@@ -26,6 +26,7 @@ export abstract class StructView {
   /** DataView over exactly those bytes. */
   protected readonly dv: DataView;
 
+  /** Views the first `size` bytes of `bytes`; throws if there are fewer. */
   constructor(bytes: Uint8Array, size: number) {
     if (!(bytes instanceof Uint8Array)) {
       throw new TypeError(`${new.target.name} needs a Uint8Array`);
@@ -44,33 +45,43 @@ export abstract class StructView {
     this.bytes.fill(0, 0, this.dv.byteLength);
   }
 
+  /** Reads a u8. */
   protected u8(offset: number): number {
     return this.dv.getUint8(offset);
   }
+  /** Writes a u8. */
   protected setU8(offset: number, value: number): void {
     this.dv.setUint8(offset, value);
   }
+  /** Reads a little-endian u16. */
   protected u16(offset: number): number {
     return this.dv.getUint16(offset, true);
   }
+  /** Writes a little-endian u16. */
   protected setU16(offset: number, value: number): void {
     this.dv.setUint16(offset, value, true);
   }
+  /** Reads a little-endian i32. */
   protected i32(offset: number): number {
     return this.dv.getInt32(offset, true);
   }
+  /** Writes a little-endian i32. */
   protected setI32(offset: number, value: number): void {
     this.dv.setInt32(offset, value, true);
   }
+  /** Reads a little-endian u32. */
   protected u32(offset: number): number {
     return this.dv.getUint32(offset, true);
   }
+  /** Writes a little-endian u32. */
   protected setU32(offset: number, value: number): void {
     this.dv.setUint32(offset, value, true);
   }
+  /** Reads a little-endian u64 as a bigint. */
   protected u64(offset: number): bigint {
     return this.dv.getBigUint64(offset, true);
   }
+  /** Reads a little-endian i64 as a bigint. */
   protected i64(offset: number): bigint {
     return this.dv.getBigInt64(offset, true);
   }
@@ -79,6 +90,7 @@ export abstract class StructView {
     if (typeof value === "number") setU64Number(this.dv, offset, value);
     else this.dv.setBigUint64(offset, BigInt.asUintN(64, value), true);
   }
+  /** Writes an i64 from a bigint or a safe integer. */
   protected setI64(offset: number, value: bigint | number): void {
     this.dv.setBigInt64(offset, BigInt(value), true);
   }

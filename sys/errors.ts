@@ -39,6 +39,7 @@ export interface UringErrorContext {
  * ```
  */
 export class UringError extends Error {
+  /** Always `"UringError"` (subclasses set their own). */
   override name = "UringError";
   /** The positive errno number. */
   readonly errno: number;
@@ -51,6 +52,7 @@ export class UringError extends Error {
   /** The path involved. */
   readonly path?: string;
 
+  /** `errno` may be given as `-errno`, as in a CQE's `res`. */
   constructor(errno: number, context: UringErrorContext = {}) {
     const n = Math.abs(errno);
     const where = [
