@@ -67,6 +67,7 @@ const FALLBACK_SETUP_OPTION_NAMES = [
   ...RING_OPTION_NAMES,
   "fallback",
   "threads",
+  "inlineWaitBudgetUs",
 ];
 
 /**
@@ -84,6 +85,8 @@ export interface FallbackRingOptions extends RingOptions {
   fallback?: boolean;
   /** Threads making blocking calls (default 4, like libuv's pool). */
   threads?: number;
+  /** Accepted so `Ring` options pass through; the fallback never waits inline. */
+  inlineWaitBudgetUs?: number;
 }
 
 // Memory a pool thread may still write into, kept reachable until its call

@@ -178,6 +178,13 @@ export interface RingSetupOptions extends RingOptions {
   fallback?: boolean;
   /** Threads of the fallback backend's pool (default 4). */
   threads?: number;
+  /**
+   * Microseconds per turn of the event loop the JS thread may sleep in the
+   * kernel for completions that are about to arrive (default 250; 0 never
+   * waits on the JS thread). Trades at most that much timer latency for
+   * much faster low-depth I/O on real devices.
+   */
+  inlineWaitBudgetUs?: number;
 }
 
 /**
@@ -194,6 +201,18 @@ const TASKRUN_CHECK_MS = 5;
  * stream of always-inline requests cannot starve timers.
  */
 const MAX_INLINE_ROUNDS = 32;
+
+/**
+ * Longest single wait of the JS thread in the kernel for a completion right
+ * after a submit, and (below) the default total of such waits per turn of
+ * the event loop. Measured on a virtio disk: O_DIRECT reads at queue depth 1
+ * go from about 0.5× to about 0.9-1.0× fio (the completion no longer waits
+ * for the waiter thread's round trip), no change at depth 16 and 64, and
+ * event-loop lag p99 stays near 1 ms. The thread sleeps in the kernel; it
+ * does not spin.
+ */
+const INLINE_WAIT_US = 50;
+const DEFAULT_INLINE_WAIT_BUDGET_US = 250;
 
 /** What turns a CQE result into the value a promise resolves to. */
 type Transform = (res: number, op: PendingOp) => unknown;
@@ -307,7 +326,11 @@ export class Ring extends RingCore {
       }
     }
     try {
-      super(withFastDefaults(options), ["fallback", "threads"]);
+      super(withFastDefaults(options), [
+        "fallback",
+        "threads",
+        "inlineWaitBudgetUs",
+      ]);
     } catch (error) {
       // A derived constructor may return another object: the fallback
       // backend, when it was asked for and io_uring cannot be used here.
@@ -318,6 +341,14 @@ export class Ring extends RingCore {
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
     this.#capacity = Math.min(this.cqEntries, 65535);
+    if (options?.inlineWaitBudgetUs !== undefined) {
+      this.#inlineWaitBudgetUs = checkInteger(
+        options.inlineWaitBudgetUs,
+        "inlineWaitBudgetUs",
+        0,
+        100_000,
+      );
+    }
   }
 
   /** Requests submitted or queued and not yet settled. */
@@ -1007,6 +1038,16 @@ export class Ring extends RingCore {
         this.#reapAll();
         this.#refill();
         this.#submitPrepared();
+        if (this.#inFlight > 0 && this.#turnBudgetUs > 0) {
+          // A short wait in the kernel, within this turn's budget: a
+          // completion that arrives within microseconds is handled now.
+          const started = performance.now();
+          this.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, this.#turnBudgetUs));
+          this.#turnBudgetUs -= (performance.now() - started) * 1000;
+          this.#reapAll();
+          this.#refill();
+          this.#submitPrepared();
+        }
       }
       if (this.#inFlight > 0) this.#arm();
       else {
@@ -1019,6 +1060,9 @@ export class Ring extends RingCore {
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
   #inlineRounds = 0;
+  /** Microseconds of inline waiting left in this turn of the event loop. */
+  #turnBudgetUs = 0;
+  readonly #inlineWaitBudgetUs: number = DEFAULT_INLINE_WAIT_BUDGET_US;
 
   readonly #taskrunCheck = (): void => {
     if (this.closed || this.#inFlight === 0) return this.#stopTaskrunCheck();
@@ -1051,6 +1095,7 @@ export class Ring extends RingCore {
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
     this.#inlineRounds = 0;
+    this.#turnBudgetUs = this.#inlineWaitBudgetUs;
     if (this.closed) return;
     if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
       // The waiter itself failed (this should not happen on a healthy

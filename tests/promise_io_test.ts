@@ -319,3 +319,24 @@ test("writes to one region queued beyond capacity: a write from the last in-flig
     );
   });
 });
+
+test("inlineWaitBudgetUs: 0 and the default both deliver every read; bad values are RangeError", async () => {
+  const { Ring: RingClass } = await import("../mod.ts");
+  assert.throws(() => new RingClass({ inlineWaitBudgetUs: -1 }), RangeError);
+  assert.throws(
+    // deno-lint-ignore no-explicit-any
+    () => new RingClass({ inlineWaitBudgetUs: "5" as any }),
+    TypeError,
+  );
+  for (const budget of [0, 250]) {
+    await using ring = new RingClass({
+      entries: 8,
+      inlineWaitBudgetUs: budget,
+    });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, () => ring.nop()),
+    );
+    assert.equal(results.length, 200);
+    assert.ok(results.every((r) => r === 0));
+  }
+});
