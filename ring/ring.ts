@@ -1038,15 +1038,18 @@ export class Ring extends RingCore {
         this.#reapAll();
         this.#refill();
         this.#submitPrepared();
-        if (this.#inFlight > 0 && this.#turnBudgetUs > 0) {
-          // A short wait in the kernel, within this turn's budget: a
-          // completion that arrives within microseconds is handled now.
-          const started = performance.now();
-          this.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, this.#turnBudgetUs));
-          this.#turnBudgetUs -= (performance.now() - started) * 1000;
-          this.#reapAll();
-          this.#refill();
-          this.#submitPrepared();
+        if (this.#inFlight > 0 && this.#inlineWaitBudgetUs > 0) {
+          // A short wait in the kernel while this turn of the event loop is
+          // younger than the budget: a completion that arrives within
+          // microseconds is handled now. The budget counts the whole turn,
+          // JS work included, so timers are never held up longer.
+          const leftUs = (this.#turnDeadline - performance.now()) * 1000;
+          if (leftUs > 1) {
+            this.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, leftUs));
+            this.#reapAll();
+            this.#refill();
+            this.#submitPrepared();
+          }
         }
       }
       if (this.#inFlight > 0) this.#arm();
@@ -1060,8 +1063,8 @@ export class Ring extends RingCore {
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
   #inlineRounds = 0;
-  /** Microseconds of inline waiting left in this turn of the event loop. */
-  #turnBudgetUs = 0;
+  /** performance.now() after which this turn of the event loop waits no more. */
+  #turnDeadline = 0;
   readonly #inlineWaitBudgetUs: number = DEFAULT_INLINE_WAIT_BUDGET_US;
 
   readonly #taskrunCheck = (): void => {
@@ -1095,7 +1098,7 @@ export class Ring extends RingCore {
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
     this.#inlineRounds = 0;
-    this.#turnBudgetUs = this.#inlineWaitBudgetUs;
+    this.#turnDeadline = performance.now() + this.#inlineWaitBudgetUs / 1000;
     if (this.closed) return;
     if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
       // The waiter itself failed (this should not happen on a healthy
