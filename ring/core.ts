@@ -41,6 +41,7 @@ import {
   AT_FDCWD,
   IORING_ENTER_EXT_ARG,
   IORING_ENTER_GETEVENTS,
+  IORING_ENTER_SQ_WAIT,
   IORING_ENTER_SQ_WAKEUP,
   IORING_FEAT_SINGLE_MMAP,
   IORING_FSYNC_DATASYNC,
@@ -965,10 +966,43 @@ export class RingCore {
     return (this.#sqeTail - this.#sqeHead) >>> 0;
   }
 
-  /** Number of free SQEs. */
+  /**
+   * Number of free SQEs. On an SQPOLL ring the kernel thread publishes its
+   * new SQ head after the batch it took, so this can read 0 for a moment
+   * even when the completions of those entries are already visible: wait
+   * with {@linkcode sqringWait} rather than for a completion.
+   */
   sqSpaceLeft(): number {
     this.#sqHeadCache = Atomics.load(this.#sq, this.#sqHead);
     return this.sqEntries - ((this.#sqeTail - this.#sqHeadCache) >>> 0);
+  }
+
+  /**
+   * On an SQPOLL ring, blocks until the SQ has a free entry
+   * (IORING_ENTER_SQ_WAIT, liburing's `io_uring_sqring_wait`); returns at
+   * once when there is one, and on other rings (whose entries the kernel
+   * takes during submit).
+   *
+   * @example
+   * ```ts
+   * import { RingCore } from "./core.ts";
+   * using ring = new RingCore({ entries: 4, sqpoll: true });
+   * if (ring.sqSpaceLeft() === 0) ring.sqringWait();
+   * ```
+   */
+  sqringWait(): void {
+    this.#assertOpen("sqringWait");
+    if (!this.#sqpoll) return;
+    while (this.sqSpaceLeft() === 0) {
+      let flags = IORING_ENTER_SQ_WAIT;
+      if (Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_NEED_WAKEUP) {
+        flags |= IORING_ENTER_SQ_WAKEUP;
+      }
+      const result = this.#enter(this.fd, 0, 0, flags, NULL_ADDRESS);
+      if (result < 0 && result !== -EINTR) {
+        throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
+      }
+    }
   }
 
   /** Submissions dropped by the kernel as invalid (sq.dropped). */

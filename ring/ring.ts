@@ -45,6 +45,7 @@ import {
   IORING_ENTER_GETEVENTS,
   IORING_FSYNC_DATASYNC,
   IORING_SETUP_COOP_TASKRUN,
+  IORING_SETUP_SQPOLL,
   IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
 } from "../structs/constants.ts";
@@ -948,8 +949,16 @@ export class Ring extends RingCore {
     const needed = op.timeoutMs > 0 ? 2 : 1;
     if (this.#inFlight + needed > this.#capacity) return false;
     if (this.sqSpaceLeft() < needed) {
-      // The SQ is full of entries for this tick: hand them over now.
+      // The SQ is full of entries for this tick: hand them over now. An
+      // SQPOLL thread takes them on its own time, and may not have
+      // published its head yet even when nothing is in flight any more:
+      // waiting for SQ space is then the only way forward.
       this.#submitPrepared();
+      while (
+        this.sqSpaceLeft() < needed && (this.flags & IORING_SETUP_SQPOLL)
+      ) {
+        this.sqringWait();
+      }
       if (this.sqSpaceLeft() < needed) return false;
     }
     let slot = this.#freeSlots.pop();

@@ -340,3 +340,22 @@ test("inlineWaitBudgetUs: 0 and the default both deliver every read; bad values 
     assert.ok(results.every((r) => r === 0));
   }
 });
+
+test("an SQPOLL ring under the Promise API: 32 loops × 500 NOPs through 8 entries all complete", async () => {
+  const { Ring: RingClass } = await import("../mod.ts");
+  await using ring = new RingClass({ entries: 8, sqpoll: { idleMs: 1 } });
+  let done = 0;
+  const loop = async () => {
+    for (let i = 0; i < 500; i++) {
+      assert.equal(await ring.nop(), 0);
+      done++;
+    }
+  };
+  await deadline(
+    Promise.all(Array.from({ length: 32 }, loop)),
+    60_000,
+    "SQPOLL NOP loops",
+  );
+  assert.equal(done, 32 * 500);
+  assert.equal(ring.pending, 0);
+});
