@@ -18,6 +18,11 @@
  * armed, the JS thread never advances the CQ head, so any completion posted
  * after it went to sleep is still counted when it wakes.
  *
+ * Before arming it, the JS thread may wait in the kernel itself for a few
+ * tens of microseconds (bounded per turn of the event loop by
+ * `inlineWaitBudgetUs`): a completion that is about to arrive, as on a fast
+ * device at low depth, then skips the waiter's round trip.
+ *
  * @module
  */
 import { cachedAddress, completionWaiter } from "../ffi/mod.ts";
