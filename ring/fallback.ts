@@ -170,23 +170,7 @@ export class FallbackRing {
     offset: number | bigint,
     options?: FallbackOpOptions,
   ): Promise<number> {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    return this.#run(
-      "read",
-      options,
-      true,
-      "pread",
-      [
-        fd,
-        cachedAddress(buf),
-        buf.byteLength,
-        off,
-      ],
-      buf,
-      fd,
-    );
+    return this.#rw("read", "pread", fd, buf, offset, options);
   }
 
   /**
@@ -208,20 +192,27 @@ export class FallbackRing {
     offset: number | bigint,
     options?: FallbackOpOptions,
   ): Promise<number> {
+    return this.#rw("write", "pwrite", fd, buf, offset, options);
+  }
+
+  /** read/write: one pread/pwrite of `buf` on a pool thread. */
+  #rw(
+    op: "read" | "write",
+    call: "pread" | "pwrite",
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+    options: FallbackOpOptions | undefined,
+  ): Promise<number> {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
     return this.#run(
-      "write",
+      op,
       options,
       true,
-      "pwrite",
-      [
-        fd,
-        cachedAddress(buf),
-        buf.byteLength,
-        off,
-      ],
+      call,
+      [fd, cachedAddress(buf), buf.byteLength, off],
       buf,
       fd,
     );
