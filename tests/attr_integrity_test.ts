@@ -13,6 +13,7 @@ import {
 } from "../ring/integrity.ts";
 import type { ProbeResult, TargetProfile } from "../ring/probe.ts";
 import { UringError } from "../sys/errors.ts";
+import { nvmeProfile } from "./pi_profile.ts";
 import {
   IO_INTEGRITY_CHK_APPTAG as APPTAG,
   IO_INTEGRITY_CHK_GUARD as GUARD,
@@ -22,27 +23,7 @@ import {
 const LBA = 2048;
 const OFFSET = LBA * 512;
 
-function target(change: Partial<TargetProfile> = {}): TargetProfile {
-  return {
-    path: "/dev/nvme0n1",
-    kind: "block-device",
-    device: "/dev/nvme0n1",
-    source: "sysfs",
-    integrity: true,
-    interval: 512,
-    metadataSize: 8,
-    tupleSize: 8,
-    piOffset: 0,
-    guard: "crc16-t10dif",
-    appTagSize: 2,
-    refTagSize: 4,
-    storageTagSize: 0,
-    refTagChecked: true,
-    piType: 1,
-    logicalBlockSize: 512,
-    ...change,
-  };
-}
+const target = nvmeProfile;
 
 /** 4 KiB of patterned data with correct tuples for `t` at OFFSET. */
 function written(t: TargetProfile, appTag = 0x10) {

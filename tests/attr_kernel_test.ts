@@ -39,6 +39,7 @@ import {
   PROT_WRITE,
 } from "../structs/constants.ts";
 import type { SqeView } from "../structs/sqe.ts";
+import { nvmeProfile } from "./pi_profile.ts";
 
 const features = (() => {
   const ring = new RingCore({ entries: 2 });
@@ -336,28 +337,7 @@ test("library refuses PI on a ring without IORING_FEAT_RW_ATTR: kernel too old",
   );
 });
 
-/** A probed profile as a PI-formatted NVMe namespace would report it. */
-function target(change: Partial<TargetProfile> = {}): TargetProfile {
-  return {
-    path: "/dev/nvme0n1",
-    kind: "block-device",
-    device: "/dev/nvme0n1",
-    source: "sysfs",
-    integrity: true,
-    interval: 512,
-    metadataSize: 8,
-    tupleSize: 8,
-    piOffset: 0,
-    guard: "crc16-t10dif",
-    appTagSize: 2,
-    refTagSize: 4,
-    storageTagSize: 0,
-    refTagChecked: true,
-    piType: 1,
-    logicalBlockSize: 512,
-    ...change,
-  };
-}
+const target = nvmeProfile;
 
 // On an ext4 file (/ here) with O_DIRECT: alignment comes from statx DIOALIGN.
 const VALIDATION: {
