@@ -18,10 +18,10 @@
  * armed, the JS thread never advances the CQ head, so any completion posted
  * after it went to sleep is still counted when it wakes.
  *
- * Before arming it, the JS thread may wait in the kernel itself for a few
- * tens of microseconds (bounded per turn of the event loop by
- * `inlineWaitBudgetUs`): a completion that is about to arrive, as on a fast
- * device at low depth, then skips the waiter's round trip.
+ * With `inlineWaitBudgetUs` set, before arming it the JS thread may wait in
+ * the kernel itself for a few tens of microseconds (bounded per turn of the
+ * event loop): a completion that is about to arrive, as on a fast device at
+ * low depth, then skips the waiter's round trip.
  *
  * @module
  */
@@ -186,9 +186,10 @@ export interface RingSetupOptions extends RingOptions {
   threads?: number;
   /**
    * Microseconds per turn of the event loop the JS thread may sleep in the
-   * kernel for completions that are about to arrive (default 250; 0 never
-   * waits on the JS thread). Trades at most that much timer latency for
-   * much faster low-depth I/O on real devices.
+   * kernel for completions that are about to arrive (default 0: never).
+   * About 250 makes low-depth I/O on real devices much faster (O_DIRECT
+   * reads at depth 1: about 1.7x), but at high completion rates it raises
+   * event-loop lag p99 to about 4 ms on Deno (see docs/perf.md).
    */
   inlineWaitBudgetUs?: number;
 }
@@ -210,15 +211,16 @@ const MAX_INLINE_ROUNDS = 32;
 
 /**
  * Longest single wait of the JS thread in the kernel for a completion right
- * after a submit, and (below) the default total of such waits per turn of
- * the event loop. Measured on a virtio disk: O_DIRECT reads at queue depth 1
- * go from about 0.5× to about 0.9-1.0× fio (the completion no longer waits
- * for the waiter thread's round trip), no change at depth 16 and 64, and
- * event-loop lag p99 stays near 1 ms. The thread sleeps in the kernel; it
- * does not spin.
+ * after a submit, when `inlineWaitBudgetUs` allows any. The thread sleeps in
+ * the kernel; it does not spin.
  */
 const INLINE_WAIT_US = 50;
-const DEFAULT_INLINE_WAIT_BUDGET_US = 250;
+/**
+ * Off by default: measured with 64 reads in flight on /dev/shm, a 250 µs
+ * budget raised Deno's event-loop lag p99 from 0.5-1 ms to about 4.4 ms,
+ * because the rounds it lets run inline each reap a large batch.
+ */
+const DEFAULT_INLINE_WAIT_BUDGET_US = 0;
 
 /** What turns a CQE result into the value a promise resolves to. */
 type Transform = (res: number, op: PendingOp) => unknown;
