@@ -44,6 +44,7 @@ import { buildIovecs } from "./core.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import { TimespecView } from "../structs/iovec.ts";
 import { cString } from "../ffi/mod.ts";
+import { directIoHint, forgetFd } from "../sys/fd.ts";
 import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
@@ -222,8 +223,28 @@ const INLINE_WAIT_US = 50;
  */
 const DEFAULT_INLINE_WAIT_BUDGET_US = 0;
 
+/**
+ * Largest number of SQEs handed to the kernel in one io_uring_enter when a
+ * flush is mostly O_DIRECT reads and writes (device I/O). The kernel plugs
+ * a multi-request submit and starts the device only at its end, so a flush
+ * of 64 reads reaches the disk as one burst that also completes as one; in
+ * chunks of 4 the disk starts on the first while the rest are still being
+ * issued. Measured on O_DIRECT 4 KiB reads at depth 64 (docs/perf.md):
+ * 0.82-0.86x fio in one enter, 0.93-0.99x in chunks of 1-8.
+ */
+const DEVICE_SUBMIT_CHUNK = 4;
+
+/** Flushes smaller than this go in one enter whatever they hold. */
+const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
+
 /** What turns a CQE result into the value a promise resolves to. */
 type Transform = (res: number, op: PendingOp) => unknown;
+
+/** openat's result is a descriptor number that may have named another file. */
+const forgetOpenedFd: Transform = (fd) => {
+  forgetFd(fd);
+  return fd;
+};
 
 /** One request between its Promise method and its completion. */
 interface PendingOp {
@@ -626,7 +647,7 @@ export class Ring extends RingCore {
       flags | 0o2000000, // O_CLOEXEC
       -1,
       bytes,
-      null,
+      forgetOpenedFd,
       options,
       ["dirfd"],
     ) as Promise<number>;
@@ -642,6 +663,7 @@ export class Ring extends RingCore {
   override close(fd?: number, options?: OpOptions): Promise<number | void> {
     if (fd === undefined) return this.#closeRing();
     checkFd(fd);
+    forgetFd(fd);
     return this.#submitOp(
       OPCODES.close,
       fd,
@@ -988,6 +1010,8 @@ export class Ring extends RingCore {
     if (op.opFlags !== 0) this.setSqeWord(index, 7, op.opFlags);
     if (op.bufIndex >= 0) this.setSqeWord(index, 10, op.bufIndex);
     if (op.attrs !== null) applyAttributes(this, index, op.attrs);
+    // The opcodes that take attributes are exactly the read/write family.
+    if (op.spec.attributes && directIoHint(op.fd)) this.#directPrepared++;
     this.#ops[slot] = op;
     op.slot = slot;
     op.userData = userData;
@@ -1022,8 +1046,28 @@ export class Ring extends RingCore {
   #submitPrepared(): void {
     // Entries left by an EAGAIN/EBUSY submit count too: flushSq() is the
     // number published but not yet taken by the kernel.
-    if (this.sqReady() === 0 && this.flushSq() === 0) return;
+    const pending = this.flushSq();
+    if (pending === 0) return;
+    const direct = this.#directPrepared;
+    this.#directPrepared = 0;
     try {
+      // A large flush that is mostly O_DIRECT reads and writes goes to the
+      // kernel in small chunks, so the device starts on the first requests
+      // while the rest are still being issued (see DEVICE_SUBMIT_CHUNK).
+      // Everything else goes in one enter, the cheapest.
+      if (
+        pending >= SUBMIT_CHUNKED_MIN && direct * 2 >= pending &&
+        !this.#sqpollRing
+      ) {
+        let left = pending;
+        while (left > DEVICE_SUBMIT_CHUNK) {
+          const taken = this.enter(DEVICE_SUBMIT_CHUNK, 0, 0);
+          // An error (EAGAIN, EBUSY, ...) is met again and handled by the
+          // submit below, which takes what is left.
+          if (taken <= 0) break;
+          left -= taken;
+        }
+      }
       this.submit();
     } catch (error) {
       // Out of kernel resources for now: the SQEs stay in the ring and go
@@ -1076,6 +1120,10 @@ export class Ring extends RingCore {
     }
   }
 
+  /** O_DIRECT reads and writes prepared since the last submit. */
+  #directPrepared = 0;
+  /** SQPOLL rings submit through their kernel thread, never in chunks. */
+  readonly #sqpollRing: boolean = (this.flags & IORING_SETUP_SQPOLL) !== 0;
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
   #inlineRounds = 0;

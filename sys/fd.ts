@@ -7,7 +7,12 @@
  */
 import { addressNumber, cString, errno, libc } from "../ffi/mod.ts";
 import { UringError } from "./errors.ts";
-import { EFD_CLOEXEC, F_GETFL, O_CLOEXEC } from "../structs/constants.ts";
+import {
+  EFD_CLOEXEC,
+  F_GETFL,
+  O_CLOEXEC,
+  O_DIRECT,
+} from "../structs/constants.ts";
 import { EINTR } from "../structs/errno.ts";
 
 function checkFd(fd: unknown, name = "fd"): asserts fd is number {
@@ -52,7 +57,10 @@ export function openFd(path: string, flags: number, mode = 0o644): number {
   const bytes = cString(path);
   for (;;) {
     const fd = libc().open(bytes, flags | O_CLOEXEC, mode);
-    if (fd >= 0) return fd;
+    if (fd >= 0) {
+      forgetFd(fd);
+      return fd;
+    }
     const e = errno();
     if (e !== EINTR) throw new UringError(e, { op: "open", path });
   }
@@ -69,6 +77,7 @@ export function openFd(path: string, flags: number, mode = 0o644): number {
  */
 export function closeFd(fd: number): void {
   checkFd(fd);
+  forgetFd(fd);
   // close(2) must not be retried on EINTR: the fd is already released.
   if (libc().close(fd) !== 0) {
     const e = errno();
@@ -91,6 +100,8 @@ export function pipeFds(flags = 0): [number, number] {
   if (libc().pipe2(fds, flags | O_CLOEXEC) !== 0) {
     throw new UringError(errno(), { op: "pipe2" });
   }
+  forgetFd(fds[0]);
+  forgetFd(fds[1]);
   return [fds[0], fds[1]];
 }
 
@@ -106,6 +117,7 @@ export function pipeFds(flags = 0): [number, number] {
 export function eventFd(initial = 0, flags = 0): number {
   const fd = libc().eventfd(initial, flags | EFD_CLOEXEC);
   if (fd < 0) throw new UringError(errno(), { op: "eventfd" });
+  forgetFd(fd);
   return fd;
 }
 
@@ -157,3 +169,47 @@ export function writeFd(fd: number, data: Uint8Array): number {
 }
 
 export { checkFd };
+
+// What directIoHint learned per fd: 0 not asked yet, 1 O_DIRECT, 2 not.
+// Descriptors are small integers; larger ones are simply not cached.
+const HINT_FDS = 65536;
+const directHints = new Uint8Array(HINT_FDS);
+
+/**
+ * Whether `fd` was opened with O_DIRECT, asked with fcntl once per fd and
+ * remembered: the Promise layer's cheap per-request test for "this read
+ * goes to a device". A hint, not a fact: the cache forgets an fd when this
+ * module or a ring opens or closes it, but not when other code closes it
+ * and the number is reused, or flips O_DIRECT with F_SETFL. Only speed
+ * depends on it.
+ *
+ * @example
+ * ```ts
+ * import { directIoHint, openFd } from "./fd.ts";
+ * directIoHint(openFd("/dev/null", 0)); // false
+ * ```
+ */
+export function directIoHint(fd: number): boolean {
+  if (!(fd >= 0 && fd < HINT_FDS)) return false;
+  let hint = directHints[fd];
+  if (hint === 0) {
+    const flags = libc().fcntl(fd, F_GETFL, 0);
+    hint = flags >= 0 && (flags & O_DIRECT) !== 0 ? 1 : 2;
+    directHints[fd] = hint;
+  }
+  return hint === 1;
+}
+
+/**
+ * Drops what {@linkcode directIoHint} remembers about `fd`: called when a
+ * descriptor number is opened or closed, since it may now name another file.
+ *
+ * @example
+ * ```ts
+ * import { forgetFd } from "./fd.ts";
+ * forgetFd(3);
+ * ```
+ */
+export function forgetFd(fd: number): void {
+  if (fd >= 0 && fd < HINT_FDS) directHints[fd] = 0;
+}

@@ -7,6 +7,7 @@ import {
   alignedBuffer,
   closeFd,
   O_CREAT,
+  O_DIRECT,
   O_DIRECTORY,
   O_RDONLY,
   O_RDWR,
@@ -24,6 +25,7 @@ import {
   withTempFile,
 } from "./helpers.ts";
 import { deadline } from "./promise_helpers.ts";
+import { directIoHint } from "../sys/fd.ts";
 
 const DIRECT_DIR = directIoDir();
 const NO_DIRECT = DIRECT_DIR === null &&
@@ -263,6 +265,83 @@ test("many calls in one tick become one submission", async () => {
     ...Array(100).fill(0),
   ]);
   assert.deepEqual(submitted.filter((n) => n > 0), [100]);
+});
+
+test(
+  "a large flush of O_DIRECT reads goes to the kernel in chunks of 4, other flushes in one enter",
+  skipUnless("chunked O_DIRECT submits", NO_DIRECT),
+  async () => {
+    await using ring = new Ring({ entries: 64 });
+    // What each io_uring_enter was asked to submit, flush by flush.
+    const submits: number[] = [];
+    const enter = ring.enter.bind(ring);
+    ring.enter = (toSubmit, minComplete, flags) => {
+      if (toSubmit > 0) submits.push(toSubmit);
+      return enter(toSubmit, minComplete, flags);
+    };
+    const submit = ring.submit.bind(ring);
+    ring.submit = () => {
+      const n = submit();
+      if (n > 0) submits.push(n);
+      return n;
+    };
+    const contents = pattern(16 * 4096, 7);
+    const readAll = async (fd: number, count: number, direct: boolean) => {
+      submits.length = 0;
+      const bufs = Array.from(
+        { length: count },
+        () => direct ? alignedBuffer(4096) : new Uint8Array(4096),
+      );
+      // Backwards, so a reordering of the chunks would show in the data.
+      const reads = bufs.map((b, i) =>
+        ring.read(fd, b, (count - 1 - i) * 4096)
+      );
+      assert.deepEqual(await Promise.all(reads), Array(count).fill(4096));
+      bufs.forEach((b, i) => {
+        const at = (count - 1 - i) * 4096;
+        assert.deepEqual(b, contents.subarray(at, at + 4096));
+      });
+      return [...submits];
+    };
+    const path = tempPath(DIRECT_DIR!, "chunks");
+    writeFileSync(path, contents);
+    const direct = openFd(path, O_RDONLY | O_DIRECT);
+    const buffered = openFd(path, O_RDONLY);
+    try {
+      assert.deepEqual(await readAll(direct, 16, true), [4, 4, 4, 4]);
+      assert.deepEqual(await readAll(direct, 10, true), [4, 4, 2]);
+      // Below 8 requests, and for buffered reads, one enter.
+      assert.deepEqual(await readAll(direct, 7, true), [7]);
+      assert.deepEqual(await readAll(buffered, 16, false), [16]);
+    } finally {
+      closeFd(direct);
+      closeFd(buffered);
+      rmSync(path, { force: true });
+    }
+  },
+);
+
+test("directIoHint follows O_DIRECT and forgets a descriptor number when it is reused", () => {
+  assert.equal(directIoHint(-1), false);
+  assert.equal(directIoHint(1 << 20), false, "beyond the cache: no hint");
+  const path = tempPath(DIRECT_DIR ?? "/dev/shm", "hint");
+  writeFileSync(path, new Uint8Array(4096));
+  try {
+    const fd = openFd(path, O_RDONLY);
+    assert.equal(directIoHint(fd), false);
+    closeFd(fd);
+    if (DIRECT_DIR === null) return;
+    // open(2) hands out the lowest free number, most likely the same one:
+    // what was remembered about it must not survive.
+    const again = openFd(path, O_RDONLY | O_DIRECT);
+    try {
+      assert.equal(directIoHint(again), true);
+    } finally {
+      closeFd(again);
+    }
+  } finally {
+    rmSync(path, { force: true });
+  }
 });
 
 test("backpressure: 3000 writes through an 8-entry ring reach the kernel in call order", async () => {
