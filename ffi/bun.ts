@@ -148,6 +148,9 @@ function completionWaiter(ringFd: number): CompletionWaiter {
       Atomics.notify(control, 0);
       worker.terminate();
     },
+    // Measured: a 1 ms interval timer was 12-39 ms late at times with 64
+    // reads in flight on /dev/shm when nothing held the waiter back.
+    canStarveTimers: true,
   };
 }
 

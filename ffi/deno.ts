@@ -99,6 +99,7 @@ function completionWaiter(ringFd: number): CompletionWaiter {
     // 0n: Deno passes a bigint to a 64-bit parameter on its fast path.
     wait: () => symbols.io_uring_enter(ringFd, 0, 1, GETEVENTS, 0n),
     close() {},
+    canStarveTimers: false,
   };
 }
 

@@ -140,6 +140,14 @@ export interface CompletionWaiter {
   wait(): Promise<number>;
   /** Releases the thread; call only when no wait() is outstanding. */
   close(): void;
+  /**
+   * Whether wake-ups can be handled back to back ahead of due timers, so a
+   * steady stream of completions may keep timers waiting unless the ring
+   * holds the waiter back now and then. True on Bun (Atomics.waitAsync);
+   * false on Deno, whose FFI call results come back through the event loop
+   * with timers in between.
+   */
+  readonly canStarveTimers: boolean;
 }
 
 /**

@@ -211,6 +211,12 @@ const TASKRUN_CHECK_MS = 5;
 const MAX_INLINE_ROUNDS = 32;
 
 /**
+ * How long completion handling may go on without timers getting a turn
+ * before the ring holds its waiter back until they have had one.
+ */
+const TIMER_TURN_MS = 1;
+
+/**
  * Longest single wait of the JS thread in the kernel for a completion right
  * after a submit, when `inlineWaitBudgetUs` allows any. The thread sleeps in
  * the kernel; it does not spin.
@@ -1112,13 +1118,56 @@ export class Ring extends RingCore {
           }
         }
       }
-      if (this.#inFlight > 0) this.#arm();
-      else {
+      if (this.#inFlight === 0) {
         this.#stopTaskrunCheck();
         this.#drained?.();
+      } else if (this.#waiter?.canStarveTimers && this.#timersStarved()) {
+        // The marker timer arms the waiter once timers have had their turn.
+        this.#armAfterTimers = true;
+      } else {
+        this.#arm();
       }
     }
   }
+
+  /** Whether the marker timer is scheduled and has not fired yet. */
+  #markerPending = false;
+  /** performance.now() when the pending marker was scheduled. */
+  #markerSetAt = 0;
+  /** Whether the waiter is left unarmed until the marker fires. */
+  #armAfterTimers = false;
+
+  /**
+   * Whether timers have been kept waiting: a zero-delay marker timer set
+   * while completions kept coming has not fired for TIMER_TURN_MS. Only
+   * asked where the waiter's wake-ups can run ahead of due timers (Bun):
+   * with 64 reads in flight on /dev/shm a 1 ms interval timer was late by
+   * up to 12-39 ms without it, and 0.9-1.0 ms (p99) with it. On Deno the
+   * check only cost throughput (860K to 650K IOPS), its timers were on time.
+   */
+  #timersStarved(): boolean {
+    const now = performance.now();
+    if (!this.#markerPending) {
+      this.#markerPending = true;
+      this.#markerSetAt = now;
+      // Referenced: while the waiter is held back, this timer is what
+      // keeps the process alive and brings the ring back.
+      setTimeout(this.#marker, 0);
+      return false;
+    }
+    return now - this.#markerSetAt > TIMER_TURN_MS;
+  }
+
+  readonly #marker = (): void => {
+    this.#markerPending = false;
+    if (!this.#armAfterTimers) return;
+    this.#armAfterTimers = false;
+    if (this.closed || this.#armed) return;
+    // A new turn: what completed meanwhile is reaped inline, then the
+    // waiter is armed (or the ring drains) as after any flush.
+    this.#inlineRounds = 0;
+    this.#scheduleFlush();
+  };
 
   /** O_DIRECT reads and writes prepared since the last submit. */
   #directPrepared = 0;
