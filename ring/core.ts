@@ -223,6 +223,18 @@ export type PinnedBuffers = readonly ArrayBufferView[];
 // Mappings of closed rings are replaced by private zero pages (so a stale
 // SqeView or CqeView reads zeros instead of faulting) and unmapped for good
 // once every view over them has been collected.
+/**
+ * Covers every SQE word index (at most 32768 entries x 32 words = 2^20);
+ * see prepRaw.
+ */
+const SQE_WORD_INDEX_MASK = 0x1fffff;
+
+/**
+ * Covers every CQE word index of the CQ ring mapping (at most 65536
+ * entries x 8 words after a small header = under 2^20); see reap.
+ */
+const CQE_WORD_INDEX_MASK = 0x1fffff;
+
 const retiredMappings = new FinalizationRegistry<
   { address: number; length: number }
 >(
@@ -608,7 +620,9 @@ export class RingCore {
     const index = this.#nextSqeIndex();
     if (index < 0) return -1;
     const words = this.#sqeWords;
-    const base = index * this.#sqeWordsPerEntry;
+    // The mask changes nothing (32768 entries of 32 words fit in 2^21) but
+    // bounds the value, so the JIT drops its overflow checks on base + k.
+    const base = (index * this.#sqeWordsPerEntry) & SQE_WORD_INDEX_MASK;
     fillSqe(words, base, opcode, fd, addr, len, off, this.#sqeWide);
     words[base + 8] = userData;
     return index;
@@ -1257,7 +1271,8 @@ export class RingCore {
       const stride = this.#cqeWordsPerEntry;
       const first = this.#cqeWord0;
       while (head !== tail) {
-        const w = first + (head & mask) * stride;
+        // Masked like prepRaw's base: a bounded value, no overflow checks.
+        const w = (first + (head & mask) * stride) & CQE_WORD_INDEX_MASK;
         handler(cq[w], cqI32[w + 2], cq[w + 3], cq[w + 1]);
         head = (head + 1) >>> 0;
         total++;
