@@ -3,15 +3,26 @@
 // nobody awaits.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { rmSync, writeFileSync } from "node:fs";
 import {
+  alignedBuffer,
   closeFd,
+  O_DIRECT,
+  O_RDONLY,
+  openFd,
   pipeFds,
   Ring,
   RingClosedError,
   UringError,
   writeFd,
 } from "../mod.ts";
-import { pattern, withTempFile } from "./helpers.ts";
+import {
+  directIoDir,
+  pattern,
+  skipUnless,
+  tempPath,
+  withTempFile,
+} from "./helpers.ts";
 import { deadline, runScript, sleep } from "./promise_helpers.ts";
 
 /** Runs `fn` with both ends of a fresh pipe, closing them afterwards. */
@@ -187,6 +198,85 @@ test("close() with 500 operations in flight settles every promise", async () => 
     });
   });
 });
+
+/**
+ * Reads 4 KiB blocks of `contents` through `fd` from 64 loops until the ring
+ * refuses them, checking every block read; `close` ends it mid-stream.
+ */
+async function closeMidStream(
+  fd: number,
+  contents: Uint8Array,
+  direct: boolean,
+  close: (ring: Ring) => Promise<void> | void,
+): Promise<void> {
+  const ring = new Ring({ entries: 64 });
+  const blocks = contents.length / 4096;
+  let reads = 0;
+  const loop = async (seed: number) => {
+    const buf = direct ? alignedBuffer(4096) : new Uint8Array(4096);
+    let x = seed;
+    for (;;) {
+      x = (x * 1103515245 + 12345) >>> 0;
+      const at = (x % blocks) * 4096;
+      let n: number;
+      try {
+        n = await ring.read(fd, buf, at);
+      } catch (error) {
+        // Closing cancels what is in flight and refuses what comes after.
+        if (error instanceof RingClosedError) return;
+        if (error instanceof UringError && error.code === "ECANCELED") return;
+        throw error;
+      }
+      assert.equal(n, 4096);
+      assert.deepEqual(buf, contents.subarray(at, at + 4096));
+      reads++;
+    }
+  };
+  const loops = Promise.all(Array.from({ length: 64 }, (_, i) => loop(i + 1)));
+  await sleep(200);
+  await deadline(Promise.resolve(close(ring)), 10_000, "close");
+  assert.equal(ring.closed, true);
+  await deadline(loops, 10_000, "read loops");
+  assert.ok(reads > 64, `only ${reads} reads before the close`);
+}
+
+test("close() in the middle of a full-speed read loop settles every read", async () => {
+  const contents = pattern(1 << 22, 12);
+  await withTempFile(
+    { contents },
+    (fd) => closeMidStream(fd, contents, false, (ring) => ring.close()),
+  );
+});
+
+test("Symbol.dispose in the middle of a full-speed read loop settles every read", async () => {
+  const contents = pattern(1 << 22, 13);
+  await withTempFile(
+    { contents },
+    (fd) =>
+      closeMidStream(fd, contents, false, (ring) => ring[Symbol.dispose]()),
+  );
+});
+
+const DIRECT_DIR = directIoDir();
+test(
+  "close() in the middle of an O_DIRECT read loop (chunked submits, early flushes) settles every read",
+  skipUnless(
+    "close() mid O_DIRECT read loop",
+    DIRECT_DIR === null && "no file system here accepts O_DIRECT opens",
+  ),
+  async () => {
+    const contents = pattern(1 << 22, 14);
+    const path = tempPath(DIRECT_DIR!, "close-direct");
+    writeFileSync(path, contents);
+    const fd = openFd(path, O_RDONLY | O_DIRECT);
+    try {
+      await closeMidStream(fd, contents, true, (ring) => ring.close());
+    } finally {
+      closeFd(fd);
+      rmSync(path, { force: true });
+    }
+  },
+);
 
 test("Symbol.dispose with requests in flight blocks until the kernel is done", async () => {
   await withPipe(async (readEnd) => {
