@@ -583,6 +583,7 @@ export class RingCore {
       addr,
       len,
       off,
+      0,
       this.#sqeWide,
     );
     this.#sqeKeep[index] = undefined;
@@ -623,8 +624,7 @@ export class RingCore {
     // The mask changes nothing (32768 entries of 32 words fit in 2^21) but
     // bounds the value, so the JIT drops its overflow checks on base + k.
     const base = (index * this.#sqeWordsPerEntry) & SQE_WORD_INDEX_MASK;
-    fillSqe(words, base, opcode, fd, addr, len, off, this.#sqeWide);
-    words[base + 8] = userData;
+    fillSqe(words, base, opcode, fd, addr, len, off, userData, this.#sqeWide);
     return index;
   }
 

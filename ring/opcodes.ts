@@ -106,18 +106,20 @@ const TWO_32 = 0x1_0000_0000;
 
 /**
  * Fills the SQE at word index `base` of the SQE array (viewed as u32 words)
- * as liburing's `io_uring_prep_rw` does: opcode, fd, addr, len, off set;
- * every other field zeroed. Numbers up to 2^53 (and -1 for "current file
- * position") are split into two little-endian u32 words with no bigint.
- * `wide`, a Float64Array over the same memory, lets the six trailing zero
- * words be written as three 8-byte stores (all-zero bits are +0.0): the
- * NOP benchmark's hot path on Deno.
+ * as liburing's `io_uring_prep_rw` does: opcode, fd, addr, len, off and
+ * user_data (its low 32 bits) set; every other field zeroed. Numbers up to
+ * 2^53 (and -1 for "current file position") are split into two
+ * little-endian u32 words with no bigint. `wide`, a Float64Array over the
+ * same memory, lets 8-byte fields that are zero be written as one store
+ * instead of two (all-zero bits are +0.0): fewer checked stores per SQE,
+ * the NOP benchmark's hot path on Deno. `base` must be even (SQEs are 64 or
+ * 128 bytes).
  *
  * @example
  * ```ts
  * import { fillSqe } from "./opcodes.ts";
  * const words = new Uint32Array(16);
- * fillSqe(words, 0, 22, 3, 0x1000, 4096, 0); // IORING_OP_READ of 4 KiB
+ * fillSqe(words, 0, 22, 3, 0x1000, 4096, 0, 0); // IORING_OP_READ of 4 KiB
  * ```
  */
 export function fillSqe(
@@ -128,32 +130,50 @@ export function fillSqe(
   addr: number,
   len: number,
   off: number,
+  userData: number,
   wide?: Float64Array,
 ): void {
   words[base] = opcode; // flags = 0, ioprio = 0
   words[base + 1] = fd;
-  // ToUint32 keeps the low 32 bits; the division is only needed for the
-  // high word of values outside [0, 2^32) (-1 included: all ones).
-  words[base + 2] = off;
-  words[base + 3] = off >= 0 && off < TWO_32 ? 0 : Math.floor(off / TWO_32);
-  words[base + 4] = addr;
-  words[base + 5] = addr >= 0 && addr < TWO_32 ? 0 : Math.floor(addr / TWO_32);
-  words[base + 6] = len;
-  words[base + 7] = 0; // rw_flags and its union
-  words[base + 8] = 0; // user_data
-  words[base + 9] = 0;
   if (wide !== undefined) {
+    const at = base >>> 1;
+    if (off === 0) wide[at + 1] = 0;
+    else setU64Words(words, base + 2, off);
+    if (addr === 0) wide[at + 2] = 0;
+    else setU64Words(words, base + 4, addr);
+    if (len === 0) wide[at + 3] = 0; // len, rw_flags
+    else {
+      words[base + 6] = len;
+      words[base + 7] = 0;
+    }
+    words[base + 8] = userData;
+    words[base + 9] = 0;
     // buf_index .. attr_type_mask: words 10-15 = doubles 5-7 of this SQE.
-    const at = (base >>> 1) + 5;
-    wide[at] = 0;
-    wide[at + 1] = 0;
-    wide[at + 2] = 0;
+    wide[at + 5] = 0;
+    wide[at + 6] = 0;
+    wide[at + 7] = 0;
     return;
   }
+  setU64Words(words, base + 2, off);
+  setU64Words(words, base + 4, addr);
+  words[base + 6] = len;
+  words[base + 7] = 0; // rw_flags and its union
+  words[base + 8] = userData;
+  words[base + 9] = 0;
   words[base + 10] = 0; // buf_index, personality
   words[base + 11] = 0; // file_index / splice_fd_in
   words[base + 12] = 0; // addr3 / attr_ptr
   words[base + 13] = 0;
   words[base + 14] = 0; // __pad2 / attr_type_mask
   words[base + 15] = 0;
+}
+
+/**
+ * A number up to 2^53 (or -1) as two little-endian u32 words. ToUint32 keeps
+ * the low 32 bits; the division is only needed for the high word of values
+ * outside [0, 2^32) (-1 included: all ones).
+ */
+function setU64Words(words: Uint32Array, at: number, value: number): void {
+  words[at] = value;
+  words[at + 1] = value >= 0 && value < TWO_32 ? 0 : Math.floor(value / TWO_32);
 }

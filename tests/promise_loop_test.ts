@@ -55,10 +55,16 @@ test("a 1 ms interval timer keeps firing during a full-speed read loop", async (
     );
     assert.ok(reads > 1000, `only ${reads} reads`);
     // Generous bounds: the 2 ms target belongs to the benchmark; this is a
-    // shared 2-core machine.
+    // shared 2-core machine with three busy threads (JS, the completion
+    // waiter, the kernel's io-wq worker). "Keeps firing" is: no gap over
+    // 100 ms, p99 lateness under 20 ms, and a steady share of the ticks.
+    // The share is 30 %, not more: Bun schedules an interval's next tick
+    // from when the last one ran, so each tick about 1 ms late costs a tick
+    // (measured: 46-75 % on Bun, 60-94 % on Deno, with p99 at 1-3 ms).
+    assert.ok(lag.max < 100, `timer late by up to ${lag.max} ms`);
     assert.ok(lag.p99 < 20, `timer lateness p99 ${lag.p99} ms`);
     assert.ok(
-      lag.ticks >= lag.expected * 0.5,
+      lag.ticks >= lag.expected * 0.3,
       `timer fired ${lag.ticks} times of ${lag.expected}`,
     );
   });
