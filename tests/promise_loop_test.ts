@@ -85,3 +85,42 @@ test("idle CPU with the ring open after work is about zero", async () => {
     assert.equal(await ring.nop(), 0);
   });
 });
+
+test("requests that complete inline cannot starve timers: a 1 s NOP loop", async () => {
+  await using ring = new Ring({ entries: 8 });
+  const stop = startLatenessProbe();
+  const end = performance.now() + 1000;
+  let nops = 0;
+  while (performance.now() < end) {
+    assert.equal(await ring.nop(), 0);
+    nops++;
+  }
+  const lag = stop();
+  console.log(
+    `nop loop: ${nops} NOPs; timer ${lag.ticks}/${lag.expected} ticks, ` +
+      `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms`,
+  );
+  // Every NOP completes during its submit, so without a bound the loop
+  // would chain microtasks for the whole second and the timer never fire.
+  assert.ok(lag.max < 100, `timer late by up to ${lag.max} ms`);
+  assert.ok(
+    lag.ticks >= lag.expected * 0.3,
+    `timer fired ${lag.ticks} times of ${lag.expected}`,
+  );
+});
+
+test("an idle ring hands an inline completion back without a trip through the event loop", async () => {
+  await using ring = new Ring({ entries: 8 });
+  for (let round = 0; round < 3; round++) {
+    await sleep(5); // idle: the next request starts a new series
+    let settled = false;
+    const nop = ring.nop().then((res) => {
+      settled = true;
+      return res;
+    });
+    // Microtasks only: a waiter wake-up would need a turn of the event loop.
+    for (let i = 0; i < 20 && !settled; i++) await null;
+    assert.equal(settled, true, `round ${round}: settled only via the waiter`);
+    assert.equal(await nop, 0);
+  }
+});
