@@ -239,7 +239,9 @@ const DEFAULT_INLINE_WAIT_BUDGET_US = 0;
  * of 64 reads reaches the disk as one burst that also completes as one; in
  * chunks of 4 the disk starts on the first while the rest are still being
  * issued. Measured on O_DIRECT 4 KiB reads at depth 64 (docs/perf.md):
- * 0.82-0.86x fio in one enter, 0.93-0.99x in chunks of 1-8.
+ * 0.82-0.84x fio in one enter, 0.88-0.92x in chunks of 16, 0.90-1.01x in
+ * chunks of 4 (1 was no better). Memory-backed files lose about 10 % in
+ * chunks, hence the O_DIRECT test.
  */
 const DEVICE_SUBMIT_CHUNK = 4;
 
