@@ -6,13 +6,18 @@
  * attribute struct reachable until the completion), and either fills an SQE
  * right away or, when as many requests are in flight as the CQ can hold,
  * waits in the backlog in order. All SQEs filled in one tick go to the
- * kernel in one io_uring_enter from a microtask.
+ * kernel from a microtask: in one io_uring_enter, or, when they are mostly
+ * O_DIRECT reads and writes, in enters of 4, so the disk starts on the
+ * first while the rest are still being issued (the kernel plugs a batch).
  *
  * How completions come back: while anything is in flight, one waiter blocks
  * in io_uring_enter(GETEVENTS, min 1) on another thread (Deno: a
  * `nonblocking` FFI call; Bun: a Worker). When it returns, the JS thread reaps
  * every CQE, settles the promises, refills the SQ from the backlog and arms
- * the waiter again. Nothing runs and no thread spins while idle.
+ * the waiter again. Nothing runs and no thread spins while idle. Where the
+ * waiter's wake-ups can be handled back to back ahead of due timers (Bun),
+ * the ring holds the waiter back until the event loop has turned whenever
+ * it has not for 0.5 ms, so timers keep their pace.
  *
  * One rule keeps the waiter from sleeping through a completion: while it is
  * armed, the JS thread never advances the CQ head, so any completion posted
