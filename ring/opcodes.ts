@@ -118,8 +118,10 @@ const TWO_32 = 0x1_0000_0000;
  * @example
  * ```ts
  * import { fillSqe } from "./opcodes.ts";
- * const words = new Uint32Array(16);
- * fillSqe(words, 0, 22, 3, 0x1000, 4096, 0, 0); // IORING_OP_READ of 4 KiB
+ * const sqe = new ArrayBuffer(64);
+ * const words = new Uint32Array(sqe);
+ * // IORING_OP_READ of 4 KiB from fd 3 at offset 0, user_data 1
+ * fillSqe(words, 0, 22, 3, 0x1000, 4096, 0, 1, new Float64Array(sqe));
  * ```
  */
 export function fillSqe(
@@ -131,41 +133,27 @@ export function fillSqe(
   len: number,
   off: number,
   userData: number,
-  wide?: Float64Array,
+  wide: Float64Array,
 ): void {
+  const at = base >>> 1;
   words[base] = opcode; // flags = 0, ioprio = 0
   words[base + 1] = fd;
-  if (wide !== undefined) {
-    const at = base >>> 1;
-    if (off === 0) wide[at + 1] = 0;
-    else setU64Words(words, base + 2, off);
-    if (addr === 0) wide[at + 2] = 0;
-    else setU64Words(words, base + 4, addr);
-    if (len === 0) wide[at + 3] = 0; // len, rw_flags
-    else {
-      words[base + 6] = len;
-      words[base + 7] = 0;
-    }
-    words[base + 8] = userData;
-    words[base + 9] = 0;
-    // buf_index .. attr_type_mask: words 10-15 = doubles 5-7 of this SQE.
-    wide[at + 5] = 0;
-    wide[at + 6] = 0;
-    wide[at + 7] = 0;
-    return;
+  if (off === 0) wide[at + 1] = 0;
+  else setU64Words(words, base + 2, off);
+  if (addr === 0) wide[at + 2] = 0;
+  else setU64Words(words, base + 4, addr);
+  if (len === 0) wide[at + 3] = 0; // len, rw_flags
+  else {
+    words[base + 6] = len;
+    words[base + 7] = 0; // rw_flags and its union
   }
-  setU64Words(words, base + 2, off);
-  setU64Words(words, base + 4, addr);
-  words[base + 6] = len;
-  words[base + 7] = 0; // rw_flags and its union
   words[base + 8] = userData;
   words[base + 9] = 0;
-  words[base + 10] = 0; // buf_index, personality
-  words[base + 11] = 0; // file_index / splice_fd_in
-  words[base + 12] = 0; // addr3 / attr_ptr
-  words[base + 13] = 0;
-  words[base + 14] = 0; // __pad2 / attr_type_mask
-  words[base + 15] = 0;
+  // buf_index, personality, file_index, addr3 / attr_ptr, __pad2 /
+  // attr_type_mask: words 10-15 = doubles 5-7 of this SQE.
+  wide[at + 5] = 0;
+  wide[at + 6] = 0;
+  wide[at + 7] = 0;
 }
 
 /**
