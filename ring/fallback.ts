@@ -40,6 +40,7 @@ import {
 import { attributeNames } from "./attributes.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import { O_CLOEXEC } from "../structs/constants.ts";
+import { forgetFd } from "../sys/fd.ts";
 import { EBUSY, EFAULT } from "../structs/errno.ts";
 
 /** errno ENXIO: what the kernel answers when no buffers are registered. */
@@ -388,7 +389,11 @@ export class FallbackRing {
       bytes,
       undefined,
       ["dirfd"],
-    );
+    ).then((opened) => {
+      // A reused descriptor number: what directIoHint knew is stale.
+      forgetFd(opened);
+      return opened;
+    });
   }
 
   /**
@@ -406,6 +411,7 @@ export class FallbackRing {
       return Promise.resolve();
     }
     checkFd(fd);
+    forgetFd(fd);
     return this.#run("close", options, false, "close", [fd], null, fd);
   }
 

@@ -59,6 +59,7 @@ import {
   IORING_SETUP_SQPOLL,
   IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
+  O_CLOEXEC,
 } from "../structs/constants.ts";
 import {
   EAGAIN,
@@ -592,18 +593,7 @@ export class Ring extends RingCore {
    */
   fsync(fd: number, options?: OpOptions): Promise<number> {
     checkFd(fd);
-    return this.#submitOp(
-      OPCODES.fsync,
-      fd,
-      0,
-      0,
-      0,
-      0,
-      -1,
-      null,
-      null,
-      options,
-    ) as Promise<number>;
+    return this.#fdOp(OPCODES.fsync, fd, 0, options);
   }
 
   /**
@@ -618,18 +608,7 @@ export class Ring extends RingCore {
    */
   fdatasync(fd: number, options?: OpOptions): Promise<number> {
     checkFd(fd);
-    return this.#submitOp(
-      OPCODES.fsync,
-      fd,
-      0,
-      0,
-      0,
-      IORING_FSYNC_DATASYNC,
-      -1,
-      null,
-      null,
-      options,
-    ) as Promise<number>;
+    return this.#fdOp(OPCODES.fsync, fd, IORING_FSYNC_DATASYNC, options);
   }
 
   /**
@@ -662,7 +641,7 @@ export class Ring extends RingCore {
       cachedAddress(bytes),
       mode,
       0,
-      flags | 0o2000000, // O_CLOEXEC
+      flags | O_CLOEXEC,
       -1,
       bytes,
       forgetOpenedFd,
@@ -682,18 +661,7 @@ export class Ring extends RingCore {
     if (fd === undefined) return this.#closeRing();
     checkFd(fd);
     forgetFd(fd);
-    return this.#submitOp(
-      OPCODES.close,
-      fd,
-      0,
-      0,
-      0,
-      0,
-      -1,
-      null,
-      null,
-      options,
-    ) as Promise<number>;
+    return this.#fdOp(OPCODES.close, fd, 0, options);
   }
 
   /**
@@ -776,13 +744,23 @@ export class Ring extends RingCore {
    * ```
    */
   nop(options?: OpOptions): Promise<number> {
+    return this.#fdOp(OPCODES.nop, -1, 0, options);
+  }
+
+  /** A request with no memory for the kernel: fd and op flags only. */
+  #fdOp(
+    spec: OpcodeSpec,
+    fd: number,
+    opFlags: number,
+    options: OpOptions | undefined,
+  ): Promise<number> {
     return this.#submitOp(
-      OPCODES.nop,
-      -1,
+      spec,
+      fd,
       0,
       0,
       0,
-      0,
+      opFlags,
       -1,
       null,
       null,
@@ -1003,7 +981,7 @@ export class Ring extends RingCore {
       // waiting for SQ space is then the only way forward.
       this.#submitPrepared();
       while (
-        this.sqSpaceLeft() < needed && (this.flags & IORING_SETUP_SQPOLL)
+        this.sqSpaceLeft() < needed && this.#sqpollRing
       ) {
         this.sqringWait();
       }
@@ -1191,7 +1169,7 @@ export class Ring extends RingCore {
 
   /** O_DIRECT reads and writes prepared since the last submit. */
   #directPrepared = 0;
-  /** SQPOLL rings submit through their kernel thread, never in chunks. */
+  /** SQPOLL rings submit through their kernel thread (never in chunks). */
   readonly #sqpollRing: boolean = (this.flags & IORING_SETUP_SQPOLL) !== 0;
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
