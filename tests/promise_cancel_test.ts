@@ -3,26 +3,17 @@
 // nobody awaits.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
 import {
   alignedBuffer,
   closeFd,
   O_DIRECT,
-  O_RDONLY,
-  openFd,
   pipeFds,
   Ring,
   RingClosedError,
   UringError,
   writeFd,
 } from "../mod.ts";
-import {
-  directIoDir,
-  pattern,
-  skipUnless,
-  tempPath,
-  withTempFile,
-} from "./helpers.ts";
+import { directIoDir, pattern, skipUnless, withTempFile } from "./helpers.ts";
 import { deadline, runScript, sleep } from "./promise_helpers.ts";
 
 /** Runs `fn` with both ends of a fresh pipe, closing them afterwards. */
@@ -266,15 +257,10 @@ test(
   ),
   async () => {
     const contents = pattern(1 << 22, 14);
-    const path = tempPath(DIRECT_DIR!, "close-direct");
-    writeFileSync(path, contents);
-    const fd = openFd(path, O_RDONLY | O_DIRECT);
-    try {
-      await closeMidStream(fd, contents, true, (ring) => ring.close());
-    } finally {
-      closeFd(fd);
-      rmSync(path, { force: true });
-    }
+    await withTempFile(
+      { dir: DIRECT_DIR!, contents, flags: O_DIRECT },
+      (fd) => closeMidStream(fd, contents, true, (ring) => ring.close()),
+    );
   },
 );
 

@@ -1,14 +1,46 @@
 /**
  * Helpers of the Promise API tests: a deadline so no test can hang, a way
- * to run a script in a child process of the same runtime, and an
- * interval-timer lateness probe. The file helpers come from `helpers.ts`.
+ * to run a script in a child process of the same runtime, an interval-timer
+ * lateness probe, and a record of what each submit handed the kernel. The file helpers come from `helpers.ts`.
  *
  * @module
  */
 import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
+import type { Ring } from "../mod.ts";
 import { tempPath } from "./helpers.ts";
+
+/**
+ * Records, in order, how many SQEs each `io_uring_enter` of `ring` was asked
+ * to submit: every `submit()` result (0 included) and every direct `enter`
+ * with something to submit. Patches the two methods on this one ring.
+ *
+ * @example
+ * ```ts
+ * import { Ring } from "../mod.ts";
+ * import { recordSubmits } from "./promise_helpers.ts";
+ * await using ring = new Ring();
+ * const submits = recordSubmits(ring);
+ * await Promise.all([ring.nop(), ring.nop()]);
+ * submits.filter((n) => n > 0); // [2]
+ * ```
+ */
+export function recordSubmits(ring: Ring): number[] {
+  const submits: number[] = [];
+  const enter = ring.enter.bind(ring);
+  ring.enter = (toSubmit, minComplete, flags) => {
+    if (toSubmit > 0) submits.push(toSubmit);
+    return enter(toSubmit, minComplete, flags);
+  };
+  const submit = ring.submit.bind(ring);
+  ring.submit = () => {
+    const n = submit();
+    submits.push(n);
+    return n;
+  };
+  return submits;
+}
 
 /**
  * Resolves or rejects like `promise`, but rejects with an Error naming

@@ -24,7 +24,7 @@ import {
   tempPath,
   withTempFile,
 } from "./helpers.ts";
-import { deadline } from "./promise_helpers.ts";
+import { deadline, recordSubmits } from "./promise_helpers.ts";
 import { directIoHint } from "../sys/fd.ts";
 
 const DIRECT_DIR = directIoDir();
@@ -251,13 +251,7 @@ test(
 
 test("many calls in one tick become one submission", async () => {
   await using ring = new Ring({ entries: 128 });
-  const submitted: number[] = [];
-  const submit = ring.submit.bind(ring);
-  ring.submit = () => {
-    const n = submit();
-    submitted.push(n);
-    return n;
-  };
+  const submitted = recordSubmits(ring);
   const nops: Promise<number>[] = [];
   for (let i = 0; i < 100; i++) nops.push(ring.nop());
   assert.equal(submitted.length, 0, "nothing is submitted synchronously");
@@ -273,18 +267,7 @@ test(
   async () => {
     await using ring = new Ring({ entries: 64 });
     // What each io_uring_enter was asked to submit, flush by flush.
-    const submits: number[] = [];
-    const enter = ring.enter.bind(ring);
-    ring.enter = (toSubmit, minComplete, flags) => {
-      if (toSubmit > 0) submits.push(toSubmit);
-      return enter(toSubmit, minComplete, flags);
-    };
-    const submit = ring.submit.bind(ring);
-    ring.submit = () => {
-      const n = submit();
-      if (n > 0) submits.push(n);
-      return n;
-    };
+    const submits = recordSubmits(ring);
     const contents = pattern(16 * 4096, 7);
     const readAll = async (fd: number, count: number, direct: boolean) => {
       submits.length = 0;
@@ -301,23 +284,23 @@ test(
         const at = (count - 1 - i) * 4096;
         assert.deepEqual(b, contents.subarray(at, at + 4096));
       });
-      return [...submits];
+      return submits.filter((n) => n > 0);
     };
-    const path = tempPath(DIRECT_DIR!, "chunks");
-    writeFileSync(path, contents);
-    const direct = openFd(path, O_RDONLY | O_DIRECT);
-    const buffered = openFd(path, O_RDONLY);
-    try {
-      assert.deepEqual(await readAll(direct, 16, true), [4, 4, 4, 4]);
-      assert.deepEqual(await readAll(direct, 10, true), [4, 4, 2]);
-      // Below 8 requests, and for buffered reads, one enter.
-      assert.deepEqual(await readAll(direct, 7, true), [7]);
-      assert.deepEqual(await readAll(buffered, 16, false), [16]);
-    } finally {
-      closeFd(direct);
-      closeFd(buffered);
-      rmSync(path, { force: true });
-    }
+    await withTempFile(
+      { dir: DIRECT_DIR!, contents, flags: O_DIRECT },
+      async (direct, path) => {
+        const buffered = openFd(path, O_RDONLY);
+        try {
+          assert.deepEqual(await readAll(direct, 16, true), [4, 4, 4, 4]);
+          assert.deepEqual(await readAll(direct, 10, true), [4, 4, 2]);
+          // Below 8 requests, and for buffered reads, one enter.
+          assert.deepEqual(await readAll(direct, 7, true), [7]);
+          assert.deepEqual(await readAll(buffered, 16, false), [16]);
+        } finally {
+          closeFd(buffered);
+        }
+      },
+    );
   },
 );
 
