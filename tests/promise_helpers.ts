@@ -121,10 +121,60 @@ export interface LatenessReport {
   ticks: number;
   /** Callbacks a perfectly punctual 1 ms timer would have run. */
   expected: number;
+  /** `ticks / expected`: the share of a punctual timer's callbacks that ran. */
+  share: number;
   /** 99th percentile of lateness (ms beyond the interval), ms. */
   p99: number;
   /** Worst lateness, ms. */
   max: number;
+}
+
+/** Raw lateness samples (ms) of one probe run and how long it ran (ms). */
+interface LatenessSamples {
+  lateness: number[];
+  /** Callbacks that ran (the last sample may be the gap left open at stop). */
+  ticks: number;
+  elapsed: number;
+}
+
+/** Pools the samples of one or more probe runs into one report. */
+function summarize(runs: readonly LatenessSamples[]): LatenessReport {
+  const sorted = runs.flatMap((r) => r.lateness).sort((a, b) => a - b);
+  const elapsed = runs.reduce((sum, r) => sum + r.elapsed, 0);
+  const ticks = runs.reduce((sum, r) => sum + r.ticks, 0);
+  const at = (q: number) =>
+    sorted.length === 0
+      ? Infinity
+      : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  const expected = Math.floor(elapsed);
+  return {
+    ticks,
+    expected,
+    share: expected === 0 ? 0 : ticks / expected,
+    p99: at(0.99),
+    max: sorted.length === 0 ? Infinity : sorted[sorted.length - 1],
+  };
+}
+
+/** Starts the 1 ms interval; the returned function stops it. */
+function probe(): () => LatenessSamples {
+  const lateness: number[] = [];
+  const started = performance.now();
+  let last = started;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    lateness.push(Math.max(0, now - last - 1));
+    last = now;
+  }, 1);
+  return () => {
+    clearInterval(timer);
+    const now = performance.now();
+    const ticks = lateness.length;
+    // The gap since the last callback counts too: a workload that starves
+    // the timer until it ends would otherwise leave no sample at all.
+    if (now - last > 1) lateness.push(now - last - 1);
+    return { lateness, ticks, elapsed: now - started };
+  };
 }
 
 /**
@@ -140,29 +190,89 @@ export interface LatenessReport {
  * ```
  */
 export function startLatenessProbe(): () => LatenessReport {
-  const lateness: number[] = [];
-  const started = performance.now();
-  let last = started;
-  const timer = setInterval(() => {
-    const now = performance.now();
-    lateness.push(Math.max(0, now - last - 1));
-    last = now;
-  }, 1);
-  return () => {
-    clearInterval(timer);
-    const elapsed = performance.now() - started;
-    const sorted = lateness.slice().sort((a, b) => a - b);
-    const at = (q: number) =>
-      sorted.length === 0
-        ? Infinity
-        : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
-    return {
-      ticks: lateness.length,
-      expected: Math.floor(elapsed),
-      p99: at(0.99),
-      max: sorted.length === 0 ? Infinity : sorted[sorted.length - 1],
-    };
+  const stop = probe();
+  return () => summarize([stop()]);
+}
+
+/** Timer lateness under a workload and under its baseline, from one run. */
+export interface LatenessComparison {
+  subject: LatenessReport;
+  baseline: LatenessReport;
+}
+
+/**
+ * Measures a 1 ms timer's lateness while `subject` runs and while
+ * `baseline` runs, alternating them for `rounds` rounds so that a burst of
+ * load from elsewhere on the machine falls on both alike, and pools each
+ * side's samples. Each function is awaited once per round.
+ *
+ * Tests compare the two (a ratio, a margin) instead of asserting absolute
+ * times, which depend on what else the machine is doing.
+ *
+ * @example
+ * ```ts
+ * import { compareLateness, sleep } from "./promise_helpers.ts";
+ * const { subject, baseline } = await compareLateness(
+ *   () => sleep(20),
+ *   () => sleep(20),
+ *   2,
+ * );
+ * console.log(subject.share, baseline.share);
+ * ```
+ */
+export async function compareLateness(
+  subject: () => Promise<unknown>,
+  baseline: () => Promise<unknown>,
+  rounds: number,
+): Promise<LatenessComparison> {
+  const runs = {
+    subject: [] as LatenessSamples[],
+    baseline: [] as LatenessSamples[],
   };
+  const measure = async (fn: () => Promise<unknown>) => {
+    const stop = probe();
+    try {
+      await fn();
+    } catch (error) {
+      stop(); // no interval outlives a failed workload
+      throw error;
+    }
+    return stop();
+  };
+  for (let round = 0; round < rounds; round++) {
+    runs.baseline.push(await measure(baseline));
+    runs.subject.push(await measure(subject));
+  }
+  return {
+    subject: summarize(runs.subject),
+    baseline: summarize(runs.baseline),
+  };
+}
+
+/**
+ * Milliseconds of CPU time used per second while `ms` milliseconds pass
+ * idle, as the median of windows of `windowMs`: the median keeps one
+ * garbage-collection or JIT burst from deciding the result.
+ *
+ * @example
+ * ```ts
+ * import { idleCpuRate } from "./promise_helpers.ts";
+ * console.log(await idleCpuRate(200, 50)); // ms of CPU per second
+ * ```
+ */
+export async function idleCpuRate(
+  ms: number,
+  windowMs: number,
+): Promise<number> {
+  const rates: number[] = [];
+  for (let spent = 0; spent < ms; spent += windowMs) {
+    const cpuBefore = cpuMs();
+    const before = performance.now();
+    await sleep(windowMs);
+    rates.push((cpuMs() - cpuBefore) * 1000 / (performance.now() - before));
+  }
+  rates.sort((a, b) => a - b);
+  return rates[Math.floor(rates.length / 2)];
 }
 
 /**

@@ -1,23 +1,35 @@
 // Promise API and the event loop: a 1 ms timer keeps firing during a
 // full-speed read loop, and an idle ring with nothing in flight costs no CPU.
+// Each is measured against a baseline in the same run (the runtime's own fs,
+// a loop that yields every step, the process before the ring existed), so
+// the machine's load cannot decide the result.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Ring } from "../mod.ts";
 import { pattern, withTempFile } from "./helpers.ts";
+import { open } from "node:fs/promises";
+import { setImmediate } from "node:timers";
 import {
-  cpuMs,
+  compareLateness,
   deadline,
+  idleCpuRate,
+  type LatenessComparison,
+  type LatenessReport,
   sleep,
-  startLatenessProbe,
 } from "./promise_helpers.ts";
 
 const FILE_SIZE = 1 << 24; // 16 MiB
-const LOOP_MS = 3000;
+/** Each side runs ROUNDS rounds of ROUND_MS, alternating. */
+const ROUNDS = 3;
+const ROUND_MS = 500;
 
-/** Reads 4 KiB blocks of a `fileSize` file at `depth` for `ms`; returns the count. */
+/**
+ * Runs `depth` loops that each read a random 4 KiB block of a `fileSize`
+ * file with `read` and await it, until `ms` have passed; returns how many
+ * reads completed.
+ */
 async function readFor(
-  ring: Ring,
-  fd: number,
+  read: (buf: Uint8Array, offset: number) => Promise<number>,
   depth: number,
   ms: number,
   fileSize: number,
@@ -30,7 +42,7 @@ async function readFor(
     let x = seed;
     while (performance.now() < end) {
       x = (x * 1103515245 + 12345) >>> 0;
-      const n = await ring.read(fd, buf, (x % blocks) * 4096);
+      const n = await read(buf, (x % blocks) * 4096);
       if (n !== 4096) throw new Error(`short read: ${n}`);
       done++;
     }
@@ -39,74 +51,144 @@ async function readFor(
   return done;
 }
 
-test("a 1 ms interval timer keeps firing during a full-speed read loop", async () => {
-  await withTempFile({ contents: pattern(FILE_SIZE, 9) }, async (fd) => {
+/** One line for the test log: what a 1 ms timer did under a workload. */
+function describe(what: string, lag: LatenessReport): string {
+  return `${what}: timer ${lag.ticks}/${lag.expected} ticks, ` +
+    `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms`;
+}
+
+/**
+ * The timer under the ring's workload against the timer under a baseline
+ * workload measured in the same run, alternating, so the machine's load
+ * (other test runs, the CI host) moves both alike. The margins are the ones
+ * these tests used as absolute bounds before (no gap over 100 ms, p99 under
+ * 20 ms, at least 30 % of the ticks), now on top of what the baseline got:
+ * they catch starvation (a ring whose wake-ups run ahead of due timers, an
+ * unbounded series of inline completions: gaps of tens to hundreds of ms, a
+ * small fraction of the ticks) without failing when the whole machine is
+ * slow. The 2 ms lag target belongs to the benchmark (bench/read.sh).
+ * Bun schedules an interval's next tick from when the last one ran, so each
+ * tick about 1 ms late costs a tick: hence a share, not all ticks.
+ */
+function assertTimersKeepUp(lag: LatenessComparison): void {
+  const { subject, baseline } = lag;
+  assert.ok(
+    subject.max <= baseline.max + 100,
+    `timer late by up to ${subject.max.toFixed(2)} ms under the ring, ` +
+      `${baseline.max.toFixed(2)} ms under the baseline`,
+  );
+  assert.ok(
+    subject.p99 <= baseline.p99 + 20,
+    `timer lateness p99 ${subject.p99.toFixed(2)} ms under the ring, ` +
+      `${baseline.p99.toFixed(2)} ms under the baseline`,
+  );
+  assert.ok(
+    subject.share >= 0.3 * baseline.share,
+    `timer fired ${subject.ticks}/${subject.expected} times under the ring, ` +
+      `${baseline.ticks}/${baseline.expected} under the baseline`,
+  );
+}
+
+test("a 1 ms timer keeps firing during a full-speed read loop, as under the runtime's own fs", async () => {
+  await withTempFile({ contents: pattern(FILE_SIZE, 9) }, async (fd, path) => {
     await using ring = new Ring({ entries: 64 });
-    const stop = startLatenessProbe();
-    const reads = await deadline(
-      readFor(ring, fd, 64, LOOP_MS, FILE_SIZE),
-      LOOP_MS + 30_000,
-      "read loop",
-    );
-    const lag = stop();
-    console.log(
-      `read loop: ${reads} reads in ${LOOP_MS} ms; timer ${lag.ticks}/${lag.expected} ticks, ` +
-        `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms`,
-    );
-    assert.ok(reads > 1000, `only ${reads} reads`);
-    // Generous bounds: the 2 ms target belongs to the benchmark; this is a
-    // shared 2-core machine with three busy threads (JS, the completion
-    // waiter, the kernel's io-wq worker). "Keeps firing" is: no gap over
-    // 100 ms, p99 lateness under 20 ms, and a steady share of the ticks.
-    // The share is 30 %, not more: Bun schedules an interval's next tick
-    // from when the last one ran, so each tick about 1 ms late costs a tick
-    // (measured: 46-75 % on Bun, 60-94 % on Deno, with p99 at 1-3 ms).
-    assert.ok(lag.max < 100, `timer late by up to ${lag.max} ms`);
-    assert.ok(lag.p99 < 20, `timer lateness p99 ${lag.p99} ms`);
-    assert.ok(
-      lag.ticks >= lag.expected * 0.3,
-      `timer fired ${lag.ticks} times of ${lag.expected}`,
-    );
+    const handle = await open(path, "r");
+    let ringReads = 0;
+    let fsReads = 0;
+    let lag: LatenessComparison;
+    try {
+      lag = await deadline(
+        compareLateness(
+          async () => {
+            ringReads += await readFor(
+              (buf, offset) => ring.read(fd, buf, offset),
+              64,
+              ROUND_MS,
+              FILE_SIZE,
+            );
+          },
+          async () => {
+            fsReads += await readFor(
+              async (buf, offset) =>
+                (await handle.read(buf, 0, buf.length, offset)).bytesRead,
+              64,
+              ROUND_MS,
+              FILE_SIZE,
+            );
+          },
+          ROUNDS,
+        ),
+        2 * ROUNDS * ROUND_MS + 30_000,
+        "read loops",
+      );
+    } finally {
+      await handle.close();
+    }
+    console.log(describe(`uring: ${ringReads} reads`, lag.subject));
+    console.log(describe(`node:fs/promises: ${fsReads} reads`, lag.baseline));
+    assert.ok(ringReads > 1000, `only ${ringReads} reads`);
+    assertTimersKeepUp(lag);
   });
 });
 
-test("idle CPU with the ring open after work is about zero", async () => {
+test("idle CPU with the ring open after work is that of the process without a ring", async () => {
   await withTempFile({ contents: pattern(1 << 20, 10) }, async (fd) => {
+    // Baseline: this process idling before the ring exists (garbage
+    // collector, JIT and runtime threads, whatever the test runner does).
+    const baseline = await idleCpuRate(1000, 100);
     await using ring = new Ring({ entries: 64 });
-    await readFor(ring, fd, 32, 200, 1 << 20);
+    await readFor(
+      (buf, offset) => ring.read(fd, buf, offset),
+      32,
+      200,
+      1 << 20,
+    );
     assert.equal(ring.pending, 0);
-    await sleep(50); // let the last timers and waiter wake-ups finish
-    const before = cpuMs();
-    await sleep(1000);
-    const used = cpuMs() - before;
-    console.log(`idle CPU over 1 s: ${used.toFixed(1)} ms`);
-    assert.ok(used < 50, `${used} ms of CPU while idle`);
+    // Settle: the runtime finishes what the work left (Bun keeps going for
+    // a while after a burst), then the same measurement with the ring open.
+    await sleep(300);
+    const idle = await idleCpuRate(1000, 100);
+    console.log(
+      `idle CPU: ${idle.toFixed(1)} ms/s with the ring open, ` +
+        `${baseline.toFixed(1)} ms/s before it existed`,
+    );
+    // Medians of 100 ms windows; a waiter that polls, a timer left
+    // running or a busy marker loop costs tens to hundreds of ms per second.
+    assert.ok(
+      idle <= baseline + 10,
+      `${idle.toFixed(1)} ms/s of CPU while idle with a ring open, ` +
+        `${baseline.toFixed(1)} ms/s without`,
+    );
     // Still fully usable after idling.
     assert.equal(await ring.nop(), 0);
   });
 });
 
-test("requests that complete inline cannot starve timers: a 1 s NOP loop", async () => {
+test("requests that complete inline cannot starve timers: a NOP loop against a loop that yields every step", async () => {
   await using ring = new Ring({ entries: 8 });
-  const stop = startLatenessProbe();
-  const end = performance.now() + 1000;
   let nops = 0;
-  while (performance.now() < end) {
-    assert.equal(await ring.nop(), 0);
-    nops++;
-  }
-  const lag = stop();
-  console.log(
-    `nop loop: ${nops} NOPs; timer ${lag.ticks}/${lag.expected} ticks, ` +
-      `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms`,
+  const lag = await compareLateness(
+    async () => {
+      const end = performance.now() + ROUND_MS;
+      while (performance.now() < end) {
+        assert.equal(await ring.nop(), 0);
+        nops++;
+      }
+    },
+    async () => {
+      // The best an async loop can do for timers: a macrotask turn per step.
+      const end = performance.now() + ROUND_MS;
+      while (performance.now() < end) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    },
+    ROUNDS,
   );
+  console.log(describe(`uring: ${nops} NOPs`, lag.subject));
+  console.log(describe("setImmediate loop", lag.baseline));
   // Every NOP completes during its submit, so without a bound the loop
-  // would chain microtasks for the whole second and the timer never fire.
-  assert.ok(lag.max < 100, `timer late by up to ${lag.max} ms`);
-  assert.ok(
-    lag.ticks >= lag.expected * 0.3,
-    `timer fired ${lag.ticks} times of ${lag.expected}`,
-  );
+  // would chain microtasks for the whole run and the timer never fire.
+  assertTimersKeepUp(lag);
 });
 
 test("an idle ring hands an inline completion back without a trip through the event loop", async () => {
