@@ -12,7 +12,9 @@ import type { Command } from "./command.ts";
 import { EXIT_ERROR, EXIT_OK, oneLine, UsageError } from "./errors.ts";
 import { writeErr, writeOut } from "./output.ts";
 import { piGenCommand } from "./pi_gen.ts";
-import { piReadCommand, piWriteCommand, scrubCommand } from "./pi_device.ts";
+import { piReadCommand } from "./pi_read.ts";
+import { piWriteCommand } from "./pi_write.ts";
+import { scrubCommand } from "./scrub.ts";
 import { piVerifyCommand } from "./pi_verify.ts";
 import { probeCommand } from "./probe.ts";
 
