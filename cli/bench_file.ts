@@ -76,6 +76,8 @@ export async function writeTestFile(
           fd,
           buf.subarray(0, Math.min(blockSize, size - offset)),
           offset,
+          undefined,
+          path,
         );
         progress.update(offset);
       }

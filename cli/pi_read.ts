@@ -41,6 +41,7 @@ import {
 } from "./pi_device.ts";
 import { Progress } from "./progress.ts";
 import { closeQuietly, withRing } from "./ring_scope.ts";
+import { refuseSameFile } from "./same_file.ts";
 import {
   encodeSidecarHeader,
   SIDECAR_HEADER_SIZE,
@@ -84,6 +85,11 @@ the read stops there), 2 usage or environment error.`,
     const o = args.options;
     const to = o.to as string | undefined;
     if (!to) throw new UsageError("--to FILE is required", "pi read");
+    const sidecarPath = (o["pi-out"] as string | undefined) ?? `${to}.pi`;
+    refuseSameFile("pi read", [
+      { role: "--to", path: to },
+      { role: "--pi-out", path: sidecarPath },
+    ], [{ role: "DEV", path: args.positionals[0] }]);
     const device = openPiDevice(args.positionals[0]);
     const t = device.target;
     const offset = deviceOffset(args, device, "pi read");
@@ -98,7 +104,6 @@ the read stops there), 2 usage or environment error.`,
       device.size - offset,
     );
     const length = Math.ceil(wanted / t.interval) * t.interval;
-    const sidecarPath = (o["pi-out"] as string | undefined) ?? `${to}.pi`;
     const writeSidecar = t.metadataSize === t.tupleSize && t.piOffset === 0;
     const header = sidecarHeader({
       guard: t.guard as PiGuard,
@@ -117,7 +122,14 @@ the read stops there), 2 usage or environment error.`,
         : -1;
       try {
         if (piOut >= 0) {
-          await writeFully(ring, piOut, encodeSidecarHeader(header), 0);
+          await writeFully(
+            ring,
+            piOut,
+            encodeSidecarHeader(header),
+            0,
+            undefined,
+            sidecarPath,
+          );
         }
         const progress = new Progress(`pi read ${device.path}`, length);
         const metas = new Map<number, Uint8Array>();
@@ -145,6 +157,8 @@ the read stops there), 2 usage or environment error.`,
             out,
             block.data.subarray(0, block.length),
             block.offset - offset,
+            undefined,
+            to,
           );
           if (piOut >= 0) {
             await writeFully(
@@ -153,6 +167,8 @@ the read stops there), 2 usage or environment error.`,
               meta,
               SIDECAR_HEADER_SIZE +
                 ((block.offset - offset) / t.interval) * t.tupleSize,
+              undefined,
+              sidecarPath,
             );
           }
           progress.update(block.offset - offset + block.length);

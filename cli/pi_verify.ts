@@ -192,7 +192,14 @@ export async function verifySidecar(
     let fd = -1;
     try {
       const headerBytes = new Uint8Array(SIDECAR_HEADER_SIZE);
-      const got = await readFully(ring, piFd, headerBytes, 0);
+      const got = await readFully(
+        ring,
+        piFd,
+        headerBytes,
+        0,
+        undefined,
+        sidecar,
+      );
       const header = decodeSidecarHeader(headerBytes.subarray(0, got), sidecar);
       if (sidecarSize !== sidecarLength(header)) {
         throw new SidecarError(
@@ -224,7 +231,14 @@ export async function verifySidecar(
             Math.ceil(length / interval) * tupleSize,
           );
           const at = SIDECAR_HEADER_SIZE + (offset / interval) * tupleSize;
-          const n = await readFully(ring, piFd, tuples, at);
+          const n = await readFully(
+            ring,
+            piFd,
+            tuples,
+            at,
+            undefined,
+            sidecar,
+          );
           if (n !== tuples.length) {
             throw new SidecarError(
               `${sidecar} ended early (changed during the run?)`,

@@ -179,6 +179,8 @@ Exit codes: 0 written, 1 the device rejected intervals, 2 usage or environment e
               piFd,
               meta,
               SIDECAR_HEADER_SIZE + (at / t.interval) * t.metadataSize,
+              undefined,
+              piPath,
             );
             return meta;
           },
@@ -196,6 +198,7 @@ Exit codes: 0 written, 1 the device rejected intervals, 2 usage or environment e
               block.data,
               at,
               piOption(device, at, meta, check, appTag),
+              device.path,
             );
           } catch (error) {
             if (!(error instanceof UringError) || error.code !== "EILSEQ") {
