@@ -239,6 +239,8 @@ async function benchPi(
           refType: 1,
           seed: 0,
           appTag: 0,
+          // Each run replaces the previous run's sidecar.
+          force: true,
         }))
           .bytesPerSecond,
       );
