@@ -21,7 +21,7 @@ import {
   removeStaleTemporaries,
   temporaryNameFor,
 } from "../cli/atomic_output.ts";
-import { oneErrorLine, REPO_ROOT, runCli, tempDir } from "./cli_helpers.ts";
+import { oneErrorLine, runCli, tempDir } from "./cli_helpers.ts";
 
 function randomBytes(size: number): Uint8Array {
   const data = new Uint8Array(size);
@@ -55,21 +55,14 @@ test("pi gen refuses an --out that is FILE: ./FILE, absolute, hard link, symlink
       assert.deepEqual(readFileSync(file), Buffer.from(data), out);
     }
     // Relative to the working directory, as typed: `pi gen FILE --out ./FILE`.
-    const child = spawnSync(
-      process.execPath,
-      [
-        ...("Deno" in globalThis ? ["run", "-A"] : []),
-        `${REPO_ROOT}cli.ts`,
-        "pi",
-        "gen",
-        "data.bin",
-        "--out",
-        "./data.bin",
-        "--force",
-      ],
-      { cwd: dir, encoding: "utf8", env: { ...process.env, NO_COLOR: "1" } },
+    const r = runCli(
+      ["pi", "gen", "data.bin", "--out", "./data.bin"],
+      undefined,
+      {
+        cwd: dir,
+      },
     );
-    assert.equal(child.status, 2, child.stderr);
+    assert.equal(r.status, 2, r.stderr);
     assert.deepEqual(readFileSync(file), Buffer.from(data));
   } finally {
     remove();
