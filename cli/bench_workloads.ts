@@ -12,6 +12,7 @@ import { open } from "node:fs/promises";
 import { Ring } from "../ring/ring.ts";
 import { O_DIRECT, O_RDONLY, O_RDWR } from "../structs/constants.ts";
 import { alignedBuffer } from "../sys/memory.ts";
+import { openThroughRing } from "./files.ts";
 import { type LoopLag, measureLoopLag } from "./loop_lag.ts";
 import { Progress } from "./progress.ts";
 
@@ -160,7 +161,8 @@ export async function uringIo(job: IoJob): Promise<WorkloadResult> {
   const ring = new Ring({ entries: Math.max(64, job.qd * 2) });
   let fd = -1;
   try {
-    fd = await ring.openat(
+    fd = await openThroughRing(
+      ring,
       job.file,
       (job.write ? O_RDWR : O_RDONLY) | (job.direct ? O_DIRECT : 0),
     );
