@@ -11,7 +11,7 @@ import { runtimeName } from "../ffi/mod.ts";
 import type { PiGuard } from "../pi/mod.ts";
 import { kernelRelease } from "../ring/probe.ts";
 import type { ParsedArgs } from "./args.ts";
-import { benchFile, writeTestFile } from "./bench_file.ts";
+import { benchFile, uniqueName, writeTestFile } from "./bench_file.ts";
 import { runFio, runNopReference, type ToolResult } from "./bench_tools.ts";
 import {
   type IoJob,
@@ -266,7 +266,7 @@ async function benchPi(
   size: number,
   requested: string | undefined,
 ): Promise<BenchReport> {
-  const file = requested ?? `/dev/shm/uring-bench-pi-${process.pid}`;
+  const file = requested ?? `/dev/shm/${uniqueName("uring-bench-pi")}`;
   const sidecar = `${file}.bench-${process.pid}.pi`;
   if (!requested) await writeTestFile(file, size);
   try {

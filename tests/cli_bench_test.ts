@@ -12,6 +12,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
@@ -108,6 +109,30 @@ test("bench write --file with a colon: fio writes that one file, not the names a
   }
   assert.equal(fioFilename("a:b:c"), "a\\:b\\:c");
   assert.match((fioFilename("a\\b") as { error: string }).error, /backslash/);
+});
+
+test("bench never writes through a link planted at the file it creates", () => {
+  const [dir, remove] = tempDir();
+  try {
+    // A dangling symlink where bench would create its file: following it
+    // would create (or fill) the file it points at.
+    symlinkSync(`${dir}/target`, `${dir}/bench.dat`);
+    const r = runCli([
+      "bench",
+      "write",
+      "--file",
+      `${dir}/bench.dat`,
+      "--size",
+      "1M",
+      "--seconds",
+      "0.2",
+    ]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /bench\.dat: file exists \(EEXIST\)/);
+    assert.equal(existsSync(`${dir}/target`), false);
+  } finally {
+    remove();
+  }
 });
 
 test("fdHasDirect reports what the kernel has for an open file (the --direct row label)", (t) => {
