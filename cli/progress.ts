@@ -52,7 +52,7 @@ export class Progress {
   readonly #enabled: boolean;
   readonly #start = performance.now();
   readonly #showAfter = showAfterMs();
-  #lastDraw = 0;
+  #lastDraw = -Infinity;
   /** Characters on the line now (0: nothing drawn). */
   #width = 0;
 
