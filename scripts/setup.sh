@@ -33,6 +33,12 @@ fi
 
 if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
   [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  if [ -L node_modules ]; then
+    # A node_modules shared by several checkouts (a symlink): npm ci would
+    # empty the directory it points at under everyone using it. Leave it.
+    echo "setup: node_modules is a symlink (shared with another checkout): not reinstalling it; run npm ci where it points if it is stale"
+  else
+    echo "setup: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
 fi

@@ -10,6 +10,8 @@ import {
   copyFileSync,
   mkdirSync,
   readFileSync,
+  symlinkSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import process from "node:process";
@@ -146,7 +148,7 @@ test("make demo piped: plain text, no ANSI escapes", () => {
   assert.equal(r.stdout.includes("\x1b"), false, JSON.stringify(r.stdout));
 });
 
-test("setup waits for the dpkg lock (apt-get DPkg::Lock::Timeout) and says so", () => {
+test("setup waits for the dpkg lock (apt-get DPkg::Lock::Timeout) and says so, and never reinstalls a shared node_modules", () => {
   const [dir, remove] = tempDir();
   try {
     // A copy of the script in an empty tree, with the programs it runs
@@ -164,7 +166,7 @@ test("setup waits for the dpkg lock (apt-get DPkg::Lock::Timeout) and says so", 
     stub("apt-get", `echo "apt-get $*" >>"${dir}/calls"`);
     stub("npm", `echo "npm $*" >>"${dir}/calls"`);
     stub("sudo", `exec "$@"`);
-    const run = (aptRunning: boolean) => {
+    const run = (aptRunning: boolean, npm = true) => {
       stub("pgrep", aptRunning ? "exit 0" : "exit 1");
       writeFileSync(`${dir}/calls`, "");
       const r = spawnSync("bash", [`${dir}/scripts/setup.sh`], {
@@ -176,6 +178,11 @@ test("setup waits for the dpkg lock (apt-get DPkg::Lock::Timeout) and says so", 
       const calls = readFileSync(`${dir}/calls`, "utf8").trim().split("\n");
       const apt = calls.filter((c) => c.startsWith("apt-get"));
       assert.equal(apt.length, 2, calls.join("\n"));
+      assert.equal(
+        calls.some((c) => c.startsWith("npm")),
+        npm,
+        calls.join("\n"),
+      );
       for (const call of apt) {
         assert.match(call, /-o DPkg::Lock::Timeout=300 /, call);
       }
@@ -186,6 +193,23 @@ test("setup waits for the dpkg lock (apt-get DPkg::Lock::Timeout) and says so", 
       /another apt\/dpkg is running; waiting for the dpkg lock \(up to 5 minutes\)/,
     );
     assert.doesNotMatch(run(false), /waiting/);
+    // A node_modules shared through a symlink, older than the lock file:
+    // setup must not run npm ci through it (that empties the shared one).
+    const shared = `${dir}/shared-node-modules`;
+    mkdirSync(`${shared}/.bin`, { recursive: true });
+    writeFileSync(`${shared}/.package-lock.json`, "{}");
+    writeFileSync(`${shared}/marker`, "still here");
+    for (const tool of ["deno", "bun"]) {
+      writeFileSync(`${shared}/.bin/${tool}`, "");
+      chmodSync(`${shared}/.bin/${tool}`, 0o755);
+    }
+    const old = new Date(Date.now() - 3600_000);
+    utimesSync(`${shared}/.package-lock.json`, old, old);
+    writeFileSync(`${dir}/package-lock.json`, "{}");
+    symlinkSync(shared, `${dir}/node_modules`);
+    const out = run(false, false);
+    assert.match(out, /node_modules is a symlink .*not reinstalling it/);
+    assert.equal(readFileSync(`${shared}/marker`, "utf8"), "still here");
   } finally {
     remove();
   }
