@@ -14,7 +14,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { verifyPi } from "../pi/mod.ts";
+import { type PiError, verifyPi } from "../pi/mod.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
 import type { TargetProfile } from "../ring/probe.ts";
 import type { OpOptions, Ring } from "../ring/ring.ts";
@@ -193,6 +193,55 @@ export function piOption(
 }
 
 /**
+ * The failed intervals an `IntegrityError` names, or undefined when it
+ * names none (or is another error).
+ *
+ * @example
+ * ```ts
+ * import { reportedIntervals } from "./pi_device.ts";
+ * reportedIntervals(new Error("EIO")); // undefined
+ * ```
+ */
+export function reportedIntervals(
+  error: unknown,
+): DeviceBadInterval[] | undefined {
+  if (!(error instanceof IntegrityError) || !error.intervals?.length) {
+    return undefined;
+  }
+  return error.intervals.map((b) => ({
+    lba: b.lba,
+    offset: b.offset,
+    field: b.field,
+    expected: hex(b.expected),
+    actual: hex(b.actual),
+  }));
+}
+
+/**
+ * Failures found by checking a block in software (`verifyPi(...).bad`),
+ * as device intervals: `at` is the block's device offset.
+ *
+ * @example
+ * ```ts
+ * import { softwareIntervals } from "./pi_device.ts";
+ * softwareIntervals([{ index: 0, offset: 512, field: "guard", expected: 1, actual: 2 }], 4096, 512)[0].lba; // 9
+ * ```
+ */
+export function softwareIntervals(
+  bad: readonly PiError[],
+  at: number,
+  lbaSize: number,
+): DeviceBadInterval[] {
+  return bad.map((b) => ({
+    lba: Math.floor((at + b.offset) / lbaSize),
+    offset: at + b.offset,
+    field: b.field,
+    expected: hex(b.expected),
+    actual: hex(b.actual),
+  }));
+}
+
+/**
  * Failed intervals for an error thrown by a PI read at `offset`: the
  * ones the IntegrityError names, else a check-free re-read verified in
  * software, else the whole range with the reason.
@@ -207,15 +256,8 @@ export async function diagnoseRead(
   error: unknown,
 ): Promise<DeviceBadInterval[]> {
   const lbaOf = (at: number) => Math.floor(at / device.lbaSize);
-  if (error instanceof IntegrityError && error.intervals?.length) {
-    return error.intervals.map((b) => ({
-      lba: b.lba,
-      offset: b.offset,
-      field: b.field,
-      expected: hex(b.expected),
-      actual: hex(b.actual),
-    }));
-  }
+  const reported = reportedIntervals(error);
+  if (reported) return reported;
   if (!(error instanceof UringError) || error.code !== "EILSEQ") {
     return [{
       lba: lbaOf(offset),
@@ -239,13 +281,7 @@ export async function diagnoseRead(
       appTag,
     });
     if (result.bad.length > 0) {
-      return result.bad.map((b) => ({
-        lba: lbaOf(offset + b.offset),
-        offset: offset + b.offset,
-        field: b.field,
-        expected: hex(b.expected),
-        actual: hex(b.actual),
-      }));
+      return softwareIntervals(result.bad, offset, device.lbaSize);
     }
   } catch {
     // Fall through: report the range as failed without detail.

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { generatePi, verifyPi } from "../pi/mod.ts";
-import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
+import { piFormatOf } from "../ring/integrity.ts";
 import { O_DIRECT, O_RDONLY, O_WRONLY } from "../structs/constants.ts";
 import { UringError } from "../sys/errors.ts";
 import { alignedBuffer } from "../sys/memory.ts";
@@ -22,7 +22,7 @@ import {
   UsageError,
 } from "./errors.ts";
 import { openThroughRing, requireRegularFile } from "./files.ts";
-import { formatBytes, formatRate, hex, toJson, writeOut } from "./output.ts";
+import { formatBytes, formatRate, toJson, writeOut } from "./output.ts";
 import {
   DEFAULT_BLOCK_SIZE,
   DEFAULT_DEPTH,
@@ -39,6 +39,8 @@ import {
   openPiDevice,
   type PiDevice,
   piOption,
+  reportedIntervals,
+  softwareIntervals,
 } from "./pi_device.ts";
 import { Progress } from "./progress.ts";
 import { closeQuietly, withRing } from "./ring_scope.ts";
@@ -204,23 +206,13 @@ Exit codes: 0 written, 1 the device rejected intervals, 2 usage or environment e
             if (!(error instanceof UringError) || error.code !== "EILSEQ") {
               throw error;
             }
-            const found =
-              error instanceof IntegrityError && error.intervals?.length
-                ? error.intervals.map((b) => ({
-                  lba: b.lba,
-                  offset: b.offset,
-                  field: b.field,
-                  expected: hex(b.expected),
-                  actual: hex(b.actual),
-                }))
-                : verifyPi(block.data, meta, { ...piFormatOf(t, at), appTag })
-                  .bad.map((b) => ({
-                    lba: Math.floor((at + b.offset) / device.lbaSize),
-                    offset: at + b.offset,
-                    field: b.field,
-                    expected: hex(b.expected),
-                    actual: hex(b.actual),
-                  }));
+            const found = reportedIntervals(error) ??
+              softwareIntervals(
+                verifyPi(block.data, meta, { ...piFormatOf(t, at), appTag })
+                  .bad,
+                at,
+                device.lbaSize,
+              );
             failure = found.length ? found : [{
               lba: Math.floor(at / device.lbaSize),
               offset: at,
