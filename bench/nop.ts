@@ -52,6 +52,29 @@ export function runNops(ring: RingCore, batch: number, ops: number): number {
   return done / seconds;
 }
 
+/**
+ * NOP rate of a fresh ring with the C program's setup: a warm-up so the
+ * JIT has compiled the loop, then `ops` NOPs in batches of `batch`.
+ *
+ * @example
+ * ```ts
+ * import { measureNops } from "./nop.ts";
+ * console.log(measureNops(128, 1_000_000));
+ * ```
+ */
+export function measureNops(batch: number, ops: number): number {
+  const ring = new RingCore({
+    entries: Math.max(128, batch),
+    noSqArray: false,
+  });
+  try {
+    runNops(ring, batch, Math.min(ops, 200_000));
+    return runNops(ring, batch, ops);
+  } finally {
+    ring.close();
+  }
+}
+
 if (import.meta.main) {
   const batch = Number(process.argv[2] ?? 128);
   const ops = Number(process.argv[3] ?? 5_000_000);
@@ -59,15 +82,5 @@ if (import.meta.main) {
     console.error("usage: nop.ts BATCH OPS");
     process.exit(2);
   }
-  const ring = new RingCore({
-    entries: Math.max(128, batch),
-    noSqArray: false,
-  });
-  try {
-    // Warm-up: let the JIT compile the loop before it is timed.
-    runNops(ring, batch, Math.min(ops, 200_000));
-    console.log(`ops_per_sec ${Math.round(runNops(ring, batch, ops))}`);
-  } finally {
-    ring.close();
-  }
+  console.log(`ops_per_sec ${Math.round(measureNops(batch, ops))}`);
 }

@@ -130,7 +130,16 @@ function convert(
   let value: OptionValue = raw;
   if (spec.type === "integer") {
     const n = parseInteger(raw);
-    if (n === undefined) throw fail("must be an integer");
+    if (n === undefined) {
+      // "-3" is an integer, just not one this option takes: say which.
+      if (
+        /^-/.test(raw) && parseInteger(raw.slice(1)) !== undefined &&
+        spec.min !== undefined && spec.min >= 0
+      ) {
+        throw fail(spec.min >= 1 ? "must be positive" : "must not be negative");
+      }
+      throw fail("must be an integer");
+    }
     value = n;
   } else if (spec.type === "number") {
     const n = Number(raw);
@@ -143,7 +152,9 @@ function convert(
   }
   if (typeof value === "number") {
     if (spec.min !== undefined && value < spec.min) {
-      throw fail(`must be at least ${spec.min}`);
+      throw fail(
+        spec.min === 1 ? "must be positive" : `must be at least ${spec.min}`,
+      );
     }
     if (spec.max !== undefined && value > spec.max) {
       throw fail(`must be at most ${spec.max}`);

@@ -11,7 +11,7 @@ import { runtimeName } from "../ffi/mod.ts";
 import type { PiGuard } from "../pi/mod.ts";
 import { kernelRelease } from "../ring/probe.ts";
 import type { ParsedArgs } from "./args.ts";
-import { benchFile, writeTestFile } from "./bench_file.ts";
+import { benchFile, uniqueName, writeTestFile } from "./bench_file.ts";
 import { runFio, runNopReference, type ToolResult } from "./bench_tools.ts";
 import {
   type IoJob,
@@ -33,6 +33,7 @@ import { checkInterval, GUARD_CHOICES } from "./pi_format_options.ts";
 import { generateSidecar } from "./pi_gen.ts";
 import { verifySidecar } from "./pi_verify.ts";
 import { rmSync } from "node:fs";
+import { measureNops } from "../bench/nop.ts";
 
 /**
  * One row of the benchmark table.
@@ -52,6 +53,8 @@ export interface BenchRow {
   readonly lagMaxMs?: number;
   /** uring's result divided by this row's (the first row is uring itself). */
   readonly uringRatio?: number;
+  /** bench nop: this row's rate divided by C liburing's. */
+  readonly cRatio?: number;
   /** Why this row has no numbers. */
   readonly error?: string;
 }
@@ -119,7 +122,7 @@ function formatReport(report: BenchReport, title: string): string {
   const header = rate
     ? ["what", "MB/s", "best MB/s"]
     : report.workload === "nop"
-    ? ["what", "ops/s", "loop lag mean/max", "uring ÷ this"]
+    ? ["what", "ops/s", "loop lag mean/max", "this ÷ C"]
     : ["what", "IOPS", "MB/s", "loop lag mean/max", "uring ÷ this"];
   const rows = report.rows.map((row) => {
     if (row.error !== undefined) {
@@ -138,9 +141,8 @@ function formatReport(report: BenchReport, title: string): string {
         best ? (best / 1e6).toFixed(0) : "-",
       ];
     }
-    const ratio = row.uringRatio === undefined
-      ? "-"
-      : row.uringRatio.toFixed(2);
+    const ratioOf = report.workload === "nop" ? row.cRatio : row.uringRatio;
+    const ratio = ratioOf === undefined ? "-" : ratioOf.toFixed(2);
     return report.workload === "nop"
       ? [row.name, formatCount(row.opsPerSecond!), lagText(row), ratio]
       : [
@@ -154,19 +156,60 @@ function formatReport(report: BenchReport, title: string): string {
   return `${title}\n\n${formatTable(header, rows)}`;
 }
 
+/**
+ * The low-level ring (RingCore: prepare, submit, reap, as liburing does)
+ * for about `seconds`: a short calibration run first, as for the C program.
+ */
+function lowLevelNops(batch: number, seconds: number): BenchRow {
+  const name = `uring low-level ring (batch ${batch})`;
+  try {
+    const probe = measureNops(batch, 200_000);
+    const rate = measureNops(batch, Math.max(200_000, probe * seconds));
+    return { name, opsPerSecond: rate, bytesPerSecond: 0 };
+  } catch (error) {
+    return { name, error: oneLine(error) };
+  }
+}
+
+/** Adds `cRatio` (this row's rate ÷ C's) to every row, when C ran. */
+function withCRatios(rows: BenchRow[], c: BenchRow): BenchRow[] {
+  return rows.map((row) =>
+    c.opsPerSecond && row.opsPerSecond !== undefined
+      ? { ...row, cRatio: row.opsPerSecond / c.opsPerSecond }
+      : row
+  );
+}
+
 async function benchNop(qd: number, seconds: number): Promise<BenchReport> {
-  const uring = await uringNop(qd, seconds);
-  const c = runNopReference(qd, seconds);
+  // The pairing the README reports (low-level ring vs C, same batch) first,
+  // back to back; then the Promise API with `qd` requests in flight.
+  const lowLevel = lowLevelNops(qd, seconds);
+  const c = toolRow(`C liburing (batch ${qd})`, runNopReference(qd, seconds));
+  const promise = inProcessRow(
+    `uring Promise API (${qd} in flight)`,
+    await uringNop(qd, seconds),
+  );
   return {
     workload: "nop",
     runtime: runtimeLabel(),
     kernel: kernelRelease(),
     settings: { qd, seconds },
-    rows: withRatios([
-      inProcessRow("uring Promise API", uring),
-      toolRow(`C liburing (batch ${qd})`, c),
-    ], "opsPerSecond"),
+    rows: withCRatios([lowLevel, c, promise], c),
   };
+}
+
+/**
+ * The node:fs row's name with what the runtime really did when O_DIRECT
+ * was asked for: the README's runtime-API numbers are buffered on Deno
+ * (Deno.FsFile cannot open O_DIRECT), so a direct or buffered run must
+ * say which it was.
+ */
+function runtimeFsLabel(asked: boolean, got: boolean | undefined): string {
+  if (!asked) return "node:fs/promises";
+  if (got === undefined) return "node:fs/promises (O_DIRECT unverified)";
+  return got
+    ? "node:fs/promises (O_DIRECT)"
+    : "node:fs/promises (buffered: O_DIRECT dropped)";
 }
 
 async function benchIo(
@@ -189,7 +232,8 @@ async function benchIo(
     });
     let fs: BenchRow;
     try {
-      fs = inProcessRow("node:fs/promises", await runtimeFsIo(fullJob));
+      const result = await runtimeFsIo(fullJob);
+      fs = inProcessRow(runtimeFsLabel(job.direct, result.direct), result);
     } catch (error) {
       fs = { name: "node:fs/promises", error: oneLine(error) };
     }
@@ -222,7 +266,7 @@ async function benchPi(
   size: number,
   requested: string | undefined,
 ): Promise<BenchReport> {
-  const file = requested ?? `/dev/shm/uring-bench-pi-${process.pid}`;
+  const file = requested ?? `/dev/shm/${uniqueName("uring-bench-pi")}`;
   const sidecar = `${file}.bench-${process.pid}.pi`;
   if (!requested) await writeTestFile(file, size);
   try {
@@ -239,6 +283,8 @@ async function benchPi(
           refType: 1,
           seed: 0,
           appTag: 0,
+          // Each run replaces the previous run's sidecar.
+          force: true,
         }))
           .bytesPerSecond,
       );
@@ -279,7 +325,7 @@ export const benchCommand: Command = {
   spec: {
     name: "bench",
     summary:
-      "Benchmark the ring's Promise API against C liburing (nop), fio and node:fs (read, write), or the PI sidecar pipeline (pi).",
+      "Benchmark the ring against C liburing (nop: low-level ring and Promise API), its Promise API against fio and node:fs (read, write), or the PI sidecar pipeline (pi).",
     positionals: [{
       name: "nop|read|write|pi",
       description: "what to measure",
@@ -341,7 +387,10 @@ export const benchCommand: Command = {
       json: { type: "boolean", description: "print a JSON report" },
     },
     details:
-      `Reads and writes are random, bs-aligned, over the whole file. "uring ÷ this"
+      `bench nop runs the low-level ring (prepare/submit/reap in batches of --qd,
+as bench/nop.sh and the README) and C liburing back to back, then the
+Promise API with --qd NOPs in flight; "this ÷ C" is each row's rate over C's.
+Reads and writes are random, bs-aligned, over the whole file. "uring ÷ this"
 is uring's rate divided by the row's: above 1 uring is faster. Loop lag is
 how late a 10 ms timer fired while the row ran (in-process rows only).
 bench pi runs pi gen and pi verify three times on the file (median and best MB/s).`,

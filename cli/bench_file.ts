@@ -8,7 +8,13 @@
  */
 import { existsSync, rmSync } from "node:fs";
 import process from "node:process";
-import { O_CREAT, O_WRONLY } from "../structs/constants.ts";
+import {
+  O_CLOEXEC,
+  O_CREAT,
+  O_EXCL,
+  O_NOFOLLOW,
+  O_WRONLY,
+} from "../structs/constants.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { writeFully } from "./blocks.ts";
 import { openThroughRing, requireRegularFile } from "./files.ts";
@@ -48,8 +54,11 @@ function fillRandom(buf: Uint8Array, seed: number): void {
 }
 
 /**
- * Writes `size` bytes of pseudo-random data to `path` (created or
- * overwritten) through the ring.
+ * Writes `size` bytes of pseudo-random data to a new file `path` through
+ * the ring. The file is created with O_EXCL|O_NOFOLLOW: benchmark files
+ * live in shared directories (/dev/shm, /var/tmp), where a name planted in
+ * advance (a symlink to someone's file) must fail the run, not be written
+ * through.
  *
  * @example
  * ```ts
@@ -64,7 +73,11 @@ export async function writeTestFile(
 ): Promise<void> {
   const blockSize = 1 << 20;
   await withRing(async (ring) => {
-    const fd = await openThroughRing(ring, path, O_WRONLY | O_CREAT);
+    const fd = await openThroughRing(
+      ring,
+      path,
+      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+    );
     try {
       const progress = new Progress(`writing ${path}`, size);
       const buffers = [alignedBuffer(blockSize), alignedBuffer(blockSize)];
@@ -76,6 +89,8 @@ export async function writeTestFile(
           fd,
           buf.subarray(0, Math.min(blockSize, size - offset)),
           offset,
+          undefined,
+          path,
         );
         progress.update(offset);
       }
@@ -84,6 +99,21 @@ export async function writeTestFile(
       await ring.close(fd);
     }
   });
+}
+
+/**
+ * `prefix-PID-RANDOM`: a file name in a shared directory nobody can guess
+ * ahead of the run.
+ *
+ * @example
+ * ```ts
+ * import { uniqueName } from "./bench_file.ts";
+ * uniqueName("uring-bench"); // "uring-bench-4242-9f1c03aa"
+ * ```
+ */
+export function uniqueName(prefix: string): string {
+  const random = crypto.getRandomValues(new Uint32Array(1))[0];
+  return `${prefix}-${process.pid}-${random.toString(16).padStart(8, "0")}`;
 }
 
 /**
@@ -107,7 +137,7 @@ export async function benchFile(
     return { path: requested, size: st.size, cleanup() {} };
   }
   const path = requested ??
-    `${direct ? "/var/tmp" : "/dev/shm"}/uring-bench-${process.pid}`;
+    `${direct ? "/var/tmp" : "/dev/shm"}/${uniqueName("uring-bench")}`;
   await writeTestFile(path, size);
   return { path, size, cleanup: () => rmSync(path, { force: true }) };
 }

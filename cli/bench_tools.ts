@@ -7,7 +7,7 @@
  * @module
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, fromFileUrl } from "./paths.ts";
 
@@ -37,45 +37,55 @@ const REPO = dirname(dirname(fromFileUrl(import.meta.url)));
 /** The C NOP reference shared with bench/: `nop_ref BATCH OPS` → `ops_per_sec N`. */
 const NOP_SOURCE = `${REPO}/bench/nop_ref.c`;
 
-function cacheDir(): string {
-  for (const dir of [`${REPO}/bench/out`, `${tmpdir()}/uring-bench`]) {
-    try {
-      mkdirSync(dir, { recursive: true });
-      return dir;
-    } catch {
-      // Read-only checkout: try the next place.
-    }
-  }
-  return tmpdir();
+/**
+ * A compiled helper program in a directory only this process can write
+ * (mkdtemp, mode 0700), so nobody else can swap the binary between the
+ * build and the run; `cleanup` removes the directory.
+ *
+ * @example
+ * ```ts
+ * import type { PrivateProgram } from "./bench_tools.ts";
+ * const run = (p: PrivateProgram) => p.path;
+ * ```
+ */
+export interface PrivateProgram {
+  readonly path: string;
+  readonly dir: string;
+  cleanup(): void;
 }
 
 /**
- * Path of the compiled C NOP program, compiling it when the binary is
- * missing or older than its source.
+ * Compiles the C NOP program into a fresh private directory (never a
+ * shared or world-writable one, and never a binary left by someone else).
  *
  * @example
  * ```ts
  * import { compiledNopReference } from "./bench_tools.ts";
  * const exe = compiledNopReference();
- * if (typeof exe === "string") console.log(exe);
+ * if ("path" in exe) exe.cleanup();
  * ```
  */
-export function compiledNopReference(): string | { error: string } {
+export function compiledNopReference(): PrivateProgram | { error: string } {
   if (!existsSync(NOP_SOURCE)) return { error: `${NOP_SOURCE} not found` };
-  const exe = `${cacheDir()}/nop_ref`;
-  if (
-    existsSync(exe) && statSync(exe).mtimeMs >= statSync(NOP_SOURCE).mtimeMs
-  ) {
-    return exe;
+  let dir: string;
+  try {
+    dir = mkdtempSync(`${tmpdir()}/uring-bench-`);
+    chmodSync(dir, 0o700);
+  } catch (error) {
+    return { error: `no private build directory: ${(error as Error).message}` };
   }
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const exe = `${dir}/nop_ref`;
   const cc = spawnSync("gcc", ["-O2", "-o", exe, NOP_SOURCE, "-luring"], {
     encoding: "utf8",
   });
-  if (cc.error) return { error: `gcc not available (${cc.error.message})` };
-  if (cc.status !== 0) {
-    return { error: `gcc failed: ${(cc.stderr || "").split("\n")[0]}` };
+  if (cc.error || cc.status !== 0) {
+    cleanup();
+    return cc.error
+      ? { error: `gcc not available (${cc.error.message})` }
+      : { error: `gcc failed: ${(cc.stderr || "").split("\n")[0]}` };
   }
-  return exe;
+  return { path: exe, dir, cleanup };
 }
 
 /**
@@ -90,8 +100,16 @@ export function compiledNopReference(): string | { error: string } {
  * ```
  */
 export function runNopReference(batch: number, seconds: number): ToolResult {
-  const exe = compiledNopReference();
-  if (typeof exe !== "string") return exe;
+  const program = compiledNopReference();
+  if (!("path" in program)) return program;
+  try {
+    return measureNops(program.path, batch, seconds);
+  } finally {
+    program.cleanup();
+  }
+}
+
+function measureNops(exe: string, batch: number, seconds: number): ToolResult {
   const run = (ops: number): number | string => {
     const r = spawnSync(exe, [String(batch), String(Math.ceil(ops))], {
       encoding: "utf8",
@@ -131,6 +149,25 @@ export interface FioJob {
 }
 
 /**
+ * `path` as fio's `--filename` takes it: fio splits the value on `:` into
+ * several files (so `data:victim.txt` would also write `victim.txt`), and
+ * a `\\:` keeps a colon in the name. A backslash of its own cannot be
+ * said to fio unambiguously, so such a name is refused.
+ *
+ * @example
+ * ```ts
+ * import { fioFilename } from "./bench_tools.ts";
+ * fioFilename("data:victim.txt"); // "data\\:victim.txt"
+ * ```
+ */
+export function fioFilename(path: string): string | { error: string } {
+  if (path.includes("\\")) {
+    return { error: `fio cannot take a file name with a backslash: ${path}` };
+  }
+  return path.replaceAll(":", "\\:");
+}
+
+/**
  * Runs fio's io_uring engine (default options, one job) and reads IOPS and
  * bandwidth from its JSON output.
  *
@@ -141,9 +178,11 @@ export interface FioJob {
  * ```
  */
 export function runFio(job: FioJob): ToolResult {
+  const filename = fioFilename(job.file);
+  if (typeof filename !== "string") return filename;
   const args = [
     "--name=uring-bench",
-    `--filename=${job.file}`,
+    `--filename=${filename}`,
     "--ioengine=io_uring",
     `--rw=${job.rw}`,
     `--bs=${job.bs}`,

@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { constants as fsConstants } from "node:fs";
+import { constants as fsConstants, readFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { Ring } from "../ring/ring.ts";
 import { O_DIRECT, O_RDONLY, O_RDWR } from "../structs/constants.ts";
 import { alignedBuffer } from "../sys/memory.ts";
+import { openThroughRing } from "./files.ts";
 import { type LoopLag, measureLoopLag } from "./loop_lag.ts";
 import { Progress } from "./progress.ts";
 
@@ -28,6 +29,32 @@ export interface WorkloadResult {
   readonly opsPerSecond: number;
   readonly bytesPerSecond: number;
   readonly lag: LoopLag;
+  /**
+   * For a file asked to be opened O_DIRECT: whether the open file really
+   * has O_DIRECT (from /proc/self/fdinfo), or undefined when unknown.
+   */
+  readonly direct?: boolean;
+}
+
+/**
+ * Whether open file `fd` of this process has O_DIRECT set (its `flags:`
+ * line in /proc/self/fdinfo, octal), or undefined when that cannot be read.
+ *
+ * @example
+ * ```ts
+ * import { openSync } from "node:fs";
+ * import { fdHasDirect } from "./bench_workloads.ts";
+ * fdHasDirect(openSync("/etc/hostname", "r")); // false
+ * ```
+ */
+export function fdHasDirect(fd: number): boolean | undefined {
+  try {
+    const info = readFileSync(`/proc/self/fdinfo/${fd}`, "utf8");
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info);
+    return flags ? (parseInt(flags[1], 8) & O_DIRECT) !== 0 : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -134,7 +161,8 @@ export async function uringIo(job: IoJob): Promise<WorkloadResult> {
   const ring = new Ring({ entries: Math.max(64, job.qd * 2) });
   let fd = -1;
   try {
-    fd = await ring.openat(
+    fd = await openThroughRing(
+      ring,
       job.file,
       (job.write ? O_RDWR : O_RDONLY) | (job.direct ? O_DIRECT : 0),
     );
@@ -202,6 +230,8 @@ export async function runtimeFsIo(job: IoJob): Promise<WorkloadResult> {
       opsPerSecond: ops / elapsed,
       bytesPerSecond: (ops * job.bs) / elapsed,
       lag,
+      // The runtime may drop or emulate flags: report what the kernel has.
+      direct: job.direct ? fdHasDirect(handle.fd) : false,
     };
   } finally {
     await handle.close();

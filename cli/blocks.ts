@@ -8,6 +8,7 @@
 import type { Ring } from "../ring/ring.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { EnvironmentError } from "./errors.ts";
+import { ioFailure } from "./files.ts";
 
 /**
  * One block of the file, as handed to the callback of
@@ -68,7 +69,8 @@ export interface StreamOptions<T> {
 
 /**
  * Reads `buf` fully at `offset`, looping over short reads; returns the
- * bytes read (fewer only at end of file).
+ * bytes read (fewer only at end of file). With `name`, a failed read
+ * becomes one line naming the file and the byte offset.
  *
  * @example
  * ```ts
@@ -85,10 +87,17 @@ export async function readFully(
   buf: Uint8Array,
   offset: number,
   options?: object,
+  name?: string,
 ): Promise<number> {
   let done = 0;
   while (done < buf.length) {
-    const n = await ring.read(fd, buf.subarray(done), offset + done, options);
+    let n: number;
+    try {
+      n = await ring.read(fd, buf.subarray(done), offset + done, options);
+    } catch (error) {
+      if (name === undefined) throw error;
+      throw ioFailure(name, "reading", offset + done, error);
+    }
     if (n === 0) break;
     done += n;
   }
@@ -96,7 +105,9 @@ export async function readFully(
 }
 
 /**
- * Writes all of `buf` at `offset`, looping over short writes.
+ * Writes all of `buf` at `offset`, looping over short writes. With
+ * `name`, a failed write becomes one line naming the file and the byte
+ * offset.
  *
  * @example
  * ```ts
@@ -113,12 +124,21 @@ export async function writeFully(
   buf: Uint8Array,
   offset: number,
   options?: object,
+  name?: string,
 ): Promise<void> {
   let done = 0;
   while (done < buf.length) {
-    const n = await ring.write(fd, buf.subarray(done), offset + done, options);
+    let n: number;
+    try {
+      n = await ring.write(fd, buf.subarray(done), offset + done, options);
+    } catch (error) {
+      if (name === undefined) throw error;
+      throw ioFailure(name, "writing", offset + done, error);
+    }
     if (n === 0) {
-      throw new EnvironmentError(`write at ${offset + done} wrote nothing`);
+      throw new EnvironmentError(
+        `${name ?? "write"}: wrote nothing at byte ${offset + done}`,
+      );
     }
     done += n;
   }
@@ -166,7 +186,14 @@ export async function streamBlocks<T = void>(
     const readOpts = options.readOptions?.(start + offset, padded);
     // Device reads must be whole intervals; file reads stop at the data.
     const target = readOpts ? buf : buf.subarray(0, length);
-    const reading = readFully(ring, fd, target, start + offset, readOpts);
+    const reading = readFully(
+      ring,
+      fd,
+      target,
+      start + offset,
+      readOpts,
+      options.name,
+    );
     const companion = options.companion?.(index, start + offset, length);
     queue.push(
       Promise.all([reading, companion]).then(([read, extra]) => ({

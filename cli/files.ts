@@ -10,9 +10,32 @@ import type { Ring } from "../ring/ring.ts";
 import { UringError } from "../sys/errors.ts";
 import { statxPath } from "../sys/stat.ts";
 import type { Statx } from "../structs/statx.ts";
-import { errnoMessage } from "../structs/errno.ts";
+import { errnoMessage, errnoNumber } from "../structs/errno.ts";
 import { S_IFBLK, S_IFDIR, S_IFMT, S_IFREG } from "../structs/constants.ts";
 import { EnvironmentError } from "./errors.ts";
+
+/**
+ * What went wrong in a failed system call, in words and by errno name
+ * (`no space left on device (ENOSPC)`), whether it came from the ring
+ * (a {@linkcode UringError}) or from node:fs (an error with a `code`).
+ *
+ * @example
+ * ```ts
+ * import { errorText } from "./files.ts";
+ * errorText(Object.assign(new Error("ENOENT: x"), { code: "ENOENT" })); // "no such file or directory (ENOENT)"
+ * ```
+ */
+export function errorText(error: unknown): string {
+  if (error instanceof UringError) {
+    return `${errnoMessage(error.errno).toLowerCase()} (${error.code})`;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const errno = typeof code === "string" ? errnoNumber(code) : undefined;
+  if (errno !== undefined) {
+    return `${errnoMessage(errno).toLowerCase()} (${code})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
 
 /**
  * A one-line description of a failed system call on `path`.
@@ -24,12 +47,34 @@ import { EnvironmentError } from "./errors.ts";
  * ```
  */
 export function describeFailure(path: string, error: unknown): string {
-  if (error instanceof UringError) {
-    return `${path}: ${
-      errnoMessage(error.errno).toLowerCase()
-    } (${error.code})`;
-  }
-  return `${path}: ${error instanceof Error ? error.message : String(error)}`;
+  return `${path}: ${errorText(error)}`;
+}
+
+/**
+ * The error for a read or write of `path` at byte `offset` that failed:
+ * one line with the path, the offset and the reason. Integrity failures
+ * (EILSEQ) and errors that already say where are passed through, since the
+ * PI commands diagnose the first by LBA.
+ *
+ * @example
+ * ```ts
+ * import { ioFailure } from "./files.ts";
+ * ioFailure("x.pi", "writing", 4096, new Error("disk full")).message; // "x.pi: disk full (writing at byte 4096)"
+ * ```
+ */
+export function ioFailure(
+  path: string,
+  action: "reading" | "writing",
+  offset: number,
+  error: unknown,
+): Error {
+  if (
+    error instanceof EnvironmentError ||
+    (error instanceof UringError && error.code === "EILSEQ")
+  ) return error as Error;
+  return new EnvironmentError(
+    `${describeFailure(path, error)} (${action} at byte ${offset})`,
+  );
 }
 
 /**

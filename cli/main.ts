@@ -1,7 +1,8 @@
 /**
  * The command table and the one place errors become exit codes: every
  * failure ends as one line on stderr and exit code 2, never a stack trace
- * (set URING_DEBUG=1 to see one).
+ * (set URING_DEBUG=1 to see one); with `--json` the failure is also printed
+ * on stdout as `{ "error": { command, kind, message, exitCode } }`.
  *
  * @module
  */
@@ -10,9 +11,11 @@ import { helpText, parseArgs } from "./args.ts";
 import { benchCommand } from "./bench.ts";
 import type { Command } from "./command.ts";
 import { EXIT_ERROR, EXIT_OK, oneLine, UsageError } from "./errors.ts";
-import { writeErr, writeOut } from "./output.ts";
+import { toJson, writeErr, writeOut } from "./output.ts";
 import { piGenCommand } from "./pi_gen.ts";
-import { piReadCommand, piWriteCommand, scrubCommand } from "./pi_device.ts";
+import { piReadCommand } from "./pi_read.ts";
+import { piWriteCommand } from "./pi_write.ts";
+import { scrubCommand } from "./scrub.ts";
 import { piVerifyCommand } from "./pi_verify.ts";
 import { probeCommand } from "./probe.ts";
 
@@ -55,6 +58,12 @@ export function overview(group = ""): string {
     "Exit codes: 0 ok, 1 integrity problems found, 2 usage or environment error.",
   ];
   return lines.join("\n") + "\n";
+}
+
+/** `--json` among the options (not after `--`, where it would be a name). */
+function wantsJson(argv: readonly string[]): boolean {
+  const end = argv.indexOf("--");
+  return (end < 0 ? argv : argv.slice(0, end)).includes("--json");
 }
 
 /** Finds the command named by the first one or two words of `argv`. */
@@ -119,6 +128,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       await writeErr(`${error.stack}\n`);
     }
     await writeErr(`${prefix}: ${oneLine(error)}${hint}\n`);
+    // A script that asked for JSON reads stdout: give it the failure too.
+    if (wantsJson(argv)) {
+      await writeOut(
+        toJson({
+          error: {
+            command: where || null,
+            kind: error instanceof UsageError ? "usage" : "environment",
+            message: oneLine(error),
+            exitCode: EXIT_ERROR,
+          },
+        }) + "\n",
+      );
+    }
     return EXIT_ERROR;
   }
 }

@@ -34,11 +34,26 @@ export function writeErr(text: string): Promise<void> {
   return writeTo(process.stderr, text);
 }
 
-function writeTo(
-  stream: { write(text: string, done: (e?: Error | null) => void): boolean },
-  text: string,
-): Promise<void> {
-  if (text.length === 0) return Promise.resolve();
+interface OutputStream {
+  write(text: string, done: (e?: Error | null) => void): boolean;
+  on(event: "error", listener: (error: Error) => void): unknown;
+}
+
+/** Streams whose reader has gone (`uring probe | head -1`). */
+const closed = new WeakSet<OutputStream>();
+const watched = new WeakSet<OutputStream>();
+
+function writeTo(stream: OutputStream, text: string): Promise<void> {
+  if (text.length === 0 || closed.has(stream)) return Promise.resolve();
+  if (!watched.has(stream)) {
+    watched.add(stream);
+    // A reader that stopped reading is not an error of the command: the
+    // rest of the output is dropped instead of crashing with EPIPE.
+    stream.on("error", (error) => {
+      if ((error as { code?: string }).code !== "EPIPE") throw error;
+      closed.add(stream);
+    });
+  }
   return new Promise((resolve) => {
     stream.write(text, () => resolve());
   });

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { dirname as pathDirname } from "node:path";
+import { basename as pathBasename, dirname as pathDirname } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
@@ -30,4 +30,17 @@ export function fromFileUrl(url: string): string {
  */
 export function dirname(path: string): string {
   return pathDirname(path);
+}
+
+/**
+ * The last component of a path.
+ *
+ * @example
+ * ```ts
+ * import { basename } from "./paths.ts";
+ * basename("/work/main/cli.ts"); // "cli.ts"
+ * ```
+ */
+export function basename(path: string): string {
+  return pathBasename(path);
 }

@@ -7,14 +7,14 @@
  *
  * @module
  */
-import { renameSync, rmSync } from "node:fs";
-import process from "node:process";
+import { lstatSync } from "node:fs";
 import { generatePi, type PiGuard } from "../pi/mod.ts";
-import { O_CREAT, O_RDONLY, O_TRUNC, O_WRONLY } from "../structs/constants.ts";
+import { O_RDONLY } from "../structs/constants.ts";
 import type { ParsedArgs } from "./args.ts";
 import { streamBlocks, writeFully } from "./blocks.ts";
 import type { Command } from "./command.ts";
-import { EnvironmentError, EXIT_OK, UsageError } from "./errors.ts";
+import { AtomicOutput, removeStaleTemporaries } from "./atomic_output.ts";
+import { EXIT_OK, UsageError } from "./errors.ts";
 import { openThroughRing, requireRegularFile } from "./files.ts";
 import { formatBytes, formatRate, toJson, writeOut } from "./output.ts";
 import {
@@ -26,6 +26,7 @@ import {
   streamBlockSize,
 } from "./pi_format_options.ts";
 import { Progress } from "./progress.ts";
+import { refuseSameFile } from "./same_file.ts";
 import { closeQuietly, withRing } from "./ring_scope.ts";
 import {
   encodeSidecarHeader,
@@ -82,24 +83,51 @@ export interface PiGenOptions {
   readonly appTag: number;
   readonly blockSize?: number;
   readonly depth?: number;
+  /** Replace an existing sidecar (otherwise refused). */
+  readonly force?: boolean;
 }
 
 /** Tuple writes allowed to pile up before the reader waits for them. */
 const MAX_PENDING_WRITES = 32;
 
 /**
- * Writes the sidecar for `options.file` to `options.out` (through a
- * temporary name, so a failed run never leaves a half-written sidecar
- * under the final name).
+ * Refuses to replace an existing sidecar without `force`: a sidecar made
+ * from the file as it is now vouches for whatever damage it has taken
+ * since the old one was made.
+ */
+function refuseExistingSidecar(file: string, out: string): void {
+  let exists = true;
+  try {
+    lstatSync(out);
+  } catch {
+    exists = false;
+  }
+  if (exists) {
+    throw new UsageError(
+      `${out} already exists: a new sidecar would vouch for ${file} as it is now, ` +
+        `hiding any corruption since the old one was made; run "pi verify ${file}" first, ` +
+        `or pass --force to replace it`,
+      "pi gen",
+    );
+  }
+}
+
+/**
+ * Writes the sidecar for `options.file` to `options.out` through a fresh
+ * temporary file that is synced and renamed into place only when complete
+ * (see `atomic_output.ts`), so a failed run never leaves a half-written
+ * sidecar under the final name, nor a temporary file behind.
  *
+ * @throws {UsageError} when `out` is the file itself (by inode, however
+ * spelled) or exists and `force` is not set.
  * @throws {EnvironmentError} when the file cannot be read or the sidecar
- * written.
+ * written (the message names the path and the byte offset).
  * @example
  * ```ts
  * import { generateSidecar } from "./pi_gen.ts";
  * const report = await generateSidecar({
  *   file: "/etc/hostname", out: "/dev/shm/hostname.pi", guard: "crc16-t10dif",
- *   interval: 512, refType: 1, seed: 0, appTag: 0,
+ *   interval: 512, refType: 1, seed: 0, appTag: 0, force: true,
  * });
  * console.log(report.tuples);
  * ```
@@ -109,24 +137,43 @@ export async function generateSidecar(
 ): Promise<PiGenReport> {
   const { file, out, guard, interval, refType, seed, appTag } = options;
   const size = requireRegularFile(file, "FILE").size;
+  refuseSameFile("pi gen", [{ role: "--out", path: out }], [{
+    role: "FILE",
+    path: file,
+  }]);
+  if (!options.force) refuseExistingSidecar(file, out);
   const header: SidecarHeader = sidecarHeader(
     { guard, interval, refType, seed, appTag },
     size,
   );
-  const temporary = `${out}.tmp-${process.pid}`;
+  const headerBytes = encodeSidecarHeader(header);
+  removeStaleTemporaries(out, headerBytes.subarray(0, 8));
   const start = performance.now();
   await withRing(async (ring) => {
     const fd = await openThroughRing(ring, file, O_RDONLY);
-    let outFd = -1;
-    try {
-      outFd = await openThroughRing(
-        ring,
-        temporary,
-        O_WRONLY | O_CREAT | O_TRUNC,
+    let output: AtomicOutput | undefined;
+    // Every write is watched from the moment it starts, so a failure (a
+    // full disk) is reported once, as this command's error, and never
+    // surfaces later as an unhandled rejection.
+    let pending: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
+    const write = (bytes: Uint8Array, at: number) => {
+      pending.push(
+        writeFully(ring, output!.fd, bytes, at, undefined, out).catch(
+          (error) => {
+            failure ??= { error };
+          },
+        ),
       );
-      let pending: Promise<void>[] = [
-        writeFully(ring, outFd, encodeSidecarHeader(header), 0),
-      ];
+    };
+    const settle = async () => {
+      await Promise.all(pending);
+      pending = [];
+      if (failure) throw failure.error;
+    };
+    try {
+      output = await AtomicOutput.create(ring, out);
+      write(headerBytes, 0);
       const progress = new Progress(`pi gen ${file}`, size);
       const tupleSize = header.tupleSize;
       await streamBlocks(ring, {
@@ -140,6 +187,7 @@ export async function generateSidecar(
         padTo: interval,
         name: file,
       }, async (block) => {
+        if (failure) throw failure.error;
         const first = block.offset / interval;
         const meta = new Uint8Array((block.data.length / interval) * tupleSize);
         generatePi(block.data, meta, {
@@ -148,39 +196,21 @@ export async function generateSidecar(
           appTag,
           refTag: { type: refType, seed: refType === 3 ? seed : seed + first },
         });
-        pending.push(
-          writeFully(
-            ring,
-            outFd,
-            meta,
-            SIDECAR_HEADER_SIZE + first * tupleSize,
-          ),
-        );
-        if (pending.length >= MAX_PENDING_WRITES) {
-          await Promise.all(pending);
-          pending = [];
-        }
+        write(meta, SIDECAR_HEADER_SIZE + first * tupleSize);
+        if (pending.length >= MAX_PENDING_WRITES) await settle();
         progress.update(block.offset + block.length);
       });
-      await Promise.all(pending);
+      await settle();
       progress.done();
+      await output.commit();
     } catch (error) {
-      await closeQuietly(ring, outFd);
-      rmSync(temporary, { force: true });
+      await Promise.all(pending);
+      await output?.abort();
       throw error;
     } finally {
       await closeQuietly(ring, fd);
     }
-    await ring.close(outFd);
   });
-  try {
-    renameSync(temporary, out);
-  } catch (error) {
-    rmSync(temporary, { force: true });
-    throw new EnvironmentError(
-      `cannot create ${out}: ${(error as Error).message}`,
-    );
-  }
   const seconds = (performance.now() - start) / 1000;
   return {
     file,
@@ -249,6 +279,11 @@ export const piGenCommand: Command = {
         value: "FILE.pi",
         description: "sidecar path (default FILE.pi)",
       },
+      force: {
+        type: "boolean",
+        description:
+          "replace an existing sidecar (run pi verify first: a new one vouches for the file as it is now)",
+      },
       json: { type: "boolean", description: "print a JSON report" },
       ...STREAM_OPTIONS,
     },
@@ -257,7 +292,9 @@ export const piGenCommand: Command = {
 guard, interval, ref-tag type and seed, app tag, file size, header CRC32C)
 followed by the tuples exactly as a PI device stores them (big-endian), so
 "pi write" can later hand them to a PI-formatted disk.
-Exit codes: 0 written, 2 usage or environment error.`,
+An existing sidecar is not replaced without --force. The sidecar is written
+under a temporary name in its directory, synced, and renamed into place.
+Exit codes: 0 written, 2 usage or environment error (nothing replaced).`,
     examples: [
       "pi gen data.bin",
       "pi gen data.bin --guard crc64-nvme --interval 512 --out /backup/data.pi",
@@ -269,9 +306,6 @@ Exit codes: 0 written, 2 usage or environment error.`,
     const interval = (o.interval as number | undefined) ?? 4096;
     checkInterval(interval, "pi gen");
     const out = (o.out as string | undefined) ?? `${file}.pi`;
-    if (out === file) {
-      throw new UsageError("--out must differ from FILE", "pi gen");
-    }
     const report = await generateSidecar({
       file,
       out,
@@ -282,6 +316,7 @@ Exit codes: 0 written, 2 usage or environment error.`,
       appTag: (o["app-tag"] as number | undefined) ?? 0,
       blockSize: o["block-size"] as number | undefined,
       depth: o.depth as number | undefined,
+      force: o.force === true,
     });
     if (o.json) {
       await writeOut(toJson(report) + "\n");

@@ -182,7 +182,12 @@ function escapedTuples(
 export async function verifySidecar(
   file: string,
   sidecar: string,
-  tuning: { blockSize?: number; depth?: number } = {},
+  tuning: {
+    blockSize?: number;
+    depth?: number;
+    /** Called once the header is read, before any data (prints the title). */
+    onHeader?: (format: PiVerifyReport["format"]) => void | Promise<void>;
+  } = {},
 ): Promise<PiVerifyReport> {
   const size = requireRegularFile(file, "FILE").size;
   const sidecarSize = requireRegularFile(sidecar, "the sidecar").size;
@@ -192,7 +197,14 @@ export async function verifySidecar(
     let fd = -1;
     try {
       const headerBytes = new Uint8Array(SIDECAR_HEADER_SIZE);
-      const got = await readFully(ring, piFd, headerBytes, 0);
+      const got = await readFully(
+        ring,
+        piFd,
+        headerBytes,
+        0,
+        undefined,
+        sidecar,
+      );
       const header = decodeSidecarHeader(headerBytes.subarray(0, got), sidecar);
       if (sidecarSize !== sidecarLength(header)) {
         throw new SidecarError(
@@ -203,6 +215,14 @@ export async function verifySidecar(
       }
       fd = await openThroughRing(ring, file, O_RDONLY);
       const { interval, tupleSize } = header;
+      const format = {
+        guard: header.guard,
+        interval,
+        refType: header.refType,
+        seed: header.seed,
+        appTag: header.appTag,
+      };
+      await tuning.onHeader?.(format);
       const checked = Math.min(size, header.fileSize);
       const bad: BadInterval[] = [];
       let badFields = 0;
@@ -224,7 +244,14 @@ export async function verifySidecar(
             Math.ceil(length / interval) * tupleSize,
           );
           const at = SIDECAR_HEADER_SIZE + (offset / interval) * tupleSize;
-          const n = await readFully(ring, piFd, tuples, at);
+          const n = await readFully(
+            ring,
+            piFd,
+            tuples,
+            at,
+            undefined,
+            sidecar,
+          );
           if (n !== tuples.length) {
             throw new SidecarError(
               `${sidecar} ended early (changed during the run?)`,
@@ -292,13 +319,7 @@ export async function verifySidecar(
         file,
         sidecar,
         ok: badFields === 0 && sizeChange === undefined,
-        format: {
-          guard: header.guard,
-          interval,
-          refType: header.refType,
-          seed: header.seed,
-          appTag: header.appTag,
-        },
+        format,
         intervals: Math.ceil(checked / interval),
         badIntervals,
         badFields,
@@ -317,7 +338,28 @@ export async function verifySidecar(
 }
 
 /**
- * The human-readable report.
+ * The first line of a verify report: what is checked against what, in
+ * which format. Printed before the data is read, so a progress line
+ * appears under it.
+ *
+ * @example
+ * ```ts
+ * import { verifyTitle } from "./pi_verify.ts";
+ * verifyTitle("d", "d.pi", { guard: "crc32c", interval: 512, refType: 1, seed: 0, appTag: 0 });
+ * ```
+ */
+export function verifyTitle(
+  file: string,
+  sidecar: string,
+  f: PiVerifyReport["format"],
+): string {
+  return `${file} against ${sidecar}: ${f.guard} guard, ${f.interval}-byte intervals, ` +
+    `ref tag type ${f.refType} (seed ${f.seed}), app tag ${hex(f.appTag, 4)}`;
+}
+
+/**
+ * The human-readable report (`withTitle` false when the title line was
+ * already printed).
  *
  * @example
  * ```ts
@@ -325,12 +367,11 @@ export async function verifySidecar(
  * console.log(formatVerifyReport(await verifySidecar("data.bin", "data.bin.pi")));
  * ```
  */
-export function formatVerifyReport(r: PiVerifyReport): string {
-  const f = r.format;
-  const lines = [
-    `${r.file} against ${r.sidecar}: ${f.guard} guard, ${f.interval}-byte intervals, ` +
-    `ref tag type ${f.refType} (seed ${f.seed}), app tag ${hex(f.appTag, 4)}`,
-  ];
+export function formatVerifyReport(
+  r: PiVerifyReport,
+  withTitle = true,
+): string {
+  const lines = withTitle ? [verifyTitle(r.file, r.sidecar, r.format)] : [];
   const speed = `${formatBytes(r.bytesChecked)} checked in ${
     r.seconds.toFixed(2)
   } s, ${formatRate(r.bytesPerSecond)}`;
@@ -417,8 +458,13 @@ Exit codes: 0 everything matches, 1 bad intervals or a size change,
     const report = await verifySidecar(file, sidecar, {
       blockSize: o["block-size"] as number | undefined,
       depth: o.depth as number | undefined,
+      onHeader: o.json
+        ? undefined
+        : (format) => writeOut(verifyTitle(file, sidecar, format) + "\n"),
     });
-    await writeOut(o.json ? toJson(report) + "\n" : formatVerifyReport(report));
+    await writeOut(
+      o.json ? toJson(report) + "\n" : formatVerifyReport(report, false),
+    );
     return report.ok ? EXIT_OK : EXIT_INTEGRITY;
   },
 };

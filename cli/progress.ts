@@ -1,15 +1,23 @@
 /**
  * A one-line progress display on stderr: bytes done, MB/s, ETA. It appears
- * only on a terminal and only once a job has run for a second, so short
- * commands and piped output stay exactly as they are.
+ * only on a terminal and only once a job has run for a second
+ * (`URING_PROGRESS_AFTER_MS` changes that), so short commands and piped
+ * output stay exactly as they are. It is redrawn with a carriage return
+ * and spaces, never ANSI escapes, so NO_COLOR terminals and transcripts
+ * (`script`, CI logs) see plain text.
  *
  * @module
  */
 import process from "node:process";
 import { formatBytes, formatRate, formatSeconds } from "./output.ts";
 
-/** Jobs shorter than this never show a progress line. */
+/** Jobs shorter than this never show a progress line (default). */
 const SHOW_AFTER_MS = 1000;
+
+function showAfterMs(): number {
+  const ms = Number(process.env.URING_PROGRESS_AFTER_MS);
+  return process.env.URING_PROGRESS_AFTER_MS && ms >= 0 ? ms : SHOW_AFTER_MS;
+}
 /** Redrawing more often than this costs time and nobody can read it. */
 const REDRAW_MS = 100;
 
@@ -43,8 +51,10 @@ export class Progress {
   readonly #total: number;
   readonly #enabled: boolean;
   readonly #start = performance.now();
-  #lastDraw = 0;
-  #drawn = false;
+  readonly #showAfter = showAfterMs();
+  #lastDraw = -Infinity;
+  /** Characters on the line now (0: nothing drawn). */
+  #width = 0;
 
   constructor(label: string, total: number, enabled = progressAllowed()) {
     this.#label = label;
@@ -57,7 +67,7 @@ export class Progress {
     if (!this.#enabled) return;
     const now = performance.now();
     const elapsed = now - this.#start;
-    if (elapsed < SHOW_AFTER_MS || now - this.#lastDraw < REDRAW_MS) return;
+    if (elapsed < this.#showAfter || now - this.#lastDraw < REDRAW_MS) return;
     this.#lastDraw = now;
     const rate = doneBytes / (elapsed / 1000);
     const parts = [`${this.#label}:`, formatBytes(doneBytes)];
@@ -69,25 +79,33 @@ export class Progress {
     if (this.#total > 0 && rate > 0) {
       parts.push(`ETA ${formatSeconds((this.#total - doneBytes) / rate)}`);
     }
-    process.stderr.write(`\r\x1b[2K${parts.join("  ")}`);
-    this.#drawn = true;
+    this.#draw(parts.join("  "));
   }
 
   /** Shows a countdown for a timed job (`total` = 0): `label: 3.1s left`. */
   tick(text: string): void {
     if (!this.#enabled) return;
     const now = performance.now();
-    if (now - this.#start < SHOW_AFTER_MS || now - this.#lastDraw < REDRAW_MS) {
+    if (
+      now - this.#start < this.#showAfter || now - this.#lastDraw < REDRAW_MS
+    ) {
       return;
     }
     this.#lastDraw = now;
-    process.stderr.write(`\r\x1b[2K${this.#label}: ${text}`);
-    this.#drawn = true;
+    this.#draw(`${this.#label}: ${text}`);
   }
 
   /** Erases the line, so the report starts on a clean terminal line. */
   done(): void {
-    if (this.#drawn) process.stderr.write("\r\x1b[2K");
-    this.#drawn = false;
+    if (this.#width > 0) {
+      process.stderr.write(`\r${" ".repeat(this.#width)}\r`);
+    }
+    this.#width = 0;
+  }
+
+  /** Overwrites the line: spaces cover what a longer last line left. */
+  #draw(text: string): void {
+    process.stderr.write(`\r${text.padEnd(this.#width)}`);
+    this.#width = Math.max(this.#width, text.length);
   }
 }

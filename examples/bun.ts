@@ -1,10 +1,13 @@
 // Run with: bun examples/bun.ts
 // The low-level ring, liburing style: prepare an SQE, submit, read the CQE.
 // (The Promise API of examples/deno.ts runs unchanged on Bun too.)
+import { rmSync } from "node:fs";
+import process from "node:process";
 import { closeFd, O_CREAT, O_RDWR, openFd, Ring } from "../mod.ts";
 
+const path = `/dev/shm/uring-example-bun-${process.pid}`;
 using ring = new Ring({ entries: 8 });
-const fd = openFd("/dev/shm/uring-example-bun", O_RDWR | O_CREAT);
+const fd = openFd(path, O_RDWR | O_CREAT);
 const data = new TextEncoder().encode("hello");
 ring.prepWrite(fd, data, 0).userData = 1n;
 ring.submitAndWait(1);
@@ -18,3 +21,4 @@ ring.submitAndWait(1);
 console.log(ring.waitCqe().res, new TextDecoder().decode(back)); // 5 hello
 ring.cqAdvance(1);
 closeFd(fd);
+rmSync(path); // the example leaves nothing in /dev/shm

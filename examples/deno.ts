@@ -1,6 +1,9 @@
 // Run with: deno run -A examples/deno.ts
 // Writes a file through io_uring, reads it back, and protects it with
-// software PI tuples (CRC16 T10-DIF per 512-byte interval).
+// software PI tuples (CRC16 T10-DIF per 512-byte interval). The file is
+// removed at the end.
+import { rmSync } from "node:fs";
+import process from "node:process";
 import {
   generatePi,
   openFile,
@@ -9,8 +12,10 @@ import {
   verifyPi,
 } from "../mod.ts";
 
-const path = "/dev/shm/uring-example-deno";
+const path = `/dev/shm/uring-example-deno-${process.pid}`;
 await using ring = new Ring({ entries: 64 });
+// Disposed last, after the file is closed: removes what the example made.
+using _cleanup = { [Symbol.dispose]: () => rmSync(path, { force: true }) };
 await using file = await openFile(path, { create: true, truncate: true, ring });
 
 const data = new Uint8Array(4096).map((_, i) => i & 0xff);

@@ -2,8 +2,17 @@
 # `make demo`: what uring does, in under a minute, for someone who has never
 # heard of Protection Information. Runs the CLI on Deno, and shows that the
 # file it protects verifies on Bun too. Run scripts/setup.sh first (make does).
+#
+#   bash scripts/demo.sh [LAST_STEP]     # steps 1..LAST_STEP (default: all 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+last=${1:-5}
+# Bold step titles only on a terminal, and never when NO_COLOR is set
+# (https://no-color.org): piped or logged output stays plain text.
+bold="" plain=""
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ]; then
+  bold=$'\033[1m' plain=$'\033[0m'
+fi
 export NO_COLOR=1
 repo=$PWD
 deno="$repo/node_modules/.bin/deno"
@@ -13,7 +22,12 @@ trap 'rm -rf "$work"' EXIT
 # Commands run inside the scratch directory, so reports show short names.
 cd "$work"
 uring() { "$deno" run -A "$repo/cli.ts" "$@"; }
-step() { printf '\n\033[1m== %s\033[0m\n%s\n\n' "$1" "$2"; }
+n=0
+step() {
+  n=$((n + 1))
+  [ "$n" -le "$last" ] || exit 0
+  printf '\n%s== %s%s\n%s\n\n' "$bold" "$1" "$plain" "$2"
+}
 show() { printf '$ uring %s\n' "$*"; }
 
 step "1. What can this machine do?" \

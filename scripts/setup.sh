@@ -21,12 +21,24 @@ if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Another apt/dpkg (unattended upgrades on a fresh VM, a second setup)
+  # holds the dpkg lock: wait for it, up to 5 minutes, instead of failing.
+  lock=(-o DPkg::Lock::Timeout=300)
+  if pgrep -x 'apt|apt-get|aptitude|dpkg|unattended-upgr' >/dev/null; then
+    echo "setup: another apt/dpkg is running; waiting for the dpkg lock (up to 5 minutes)"
+  fi
+  $SUDO apt-get "${lock[@]}" update -qq
+  $SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
   [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "setup: npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  if [ -L node_modules ]; then
+    # A node_modules shared by several checkouts (a symlink): npm ci would
+    # empty the directory it points at under everyone using it. Leave it.
+    echo "setup: node_modules is a symlink (shared with another checkout): not reinstalling it; run npm ci where it points if it is stale"
+  else
+    echo "setup: npm ci"
+    npm ci --no-audit --no-fund --loglevel=error
+  fi
 fi

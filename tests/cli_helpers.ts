@@ -39,7 +39,8 @@ export interface CliResult {
 
 /**
  * Runs `cli.ts` with `args` on `runtime` (default: the current one) and
- * returns its exit code and output.
+ * returns its exit code and output; `how` sets the working directory
+ * (default the repository) and extra environment variables.
  *
  * @example
  * ```ts
@@ -51,15 +52,17 @@ export interface CliResult {
 export function runCli(
   args: readonly string[],
   runtime: "deno" | "bun" = CURRENT_RUNTIME,
+  how: { cwd?: string; env?: Record<string, string | undefined> } = {},
 ): CliResult {
   const executable = runtime === CURRENT_RUNTIME
     ? process.execPath
     : `${REPO_ROOT}node_modules/.bin/${runtime}`;
-  const prefix = runtime === "deno" ? ["run", "-A", "cli.ts"] : ["cli.ts"];
+  const cli = `${REPO_ROOT}cli.ts`;
+  const prefix = runtime === "deno" ? ["run", "-A", cli] : [cli];
   const r = spawnSync(executable, [...prefix, ...args], {
-    cwd: REPO_ROOT,
+    cwd: how.cwd ?? REPO_ROOT,
     encoding: "utf8",
-    env: { ...process.env, NO_COLOR: "1" },
+    env: { ...process.env, NO_COLOR: "1", ...how.env },
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
