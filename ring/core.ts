@@ -67,6 +67,7 @@ import {
   IORING_SETUP_NO_SQARRAY,
   IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQE128,
+  IORING_SETUP_SQ_AFF,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_SUBMIT_ALL,
   IORING_SETUP_TASKRUN_FLAG,
@@ -290,7 +291,8 @@ export class RingCore {
     sig: number | bigint,
   ) => number;
 
-  // Mappings: [address, length] pairs, unmapped exactly once by close().
+  // Every mapping with its address, replaced by zero pages exactly once by
+  // close() (see #release).
   readonly #mappings: Array<{ address: number; buffer: ArrayBuffer }> = [];
 
   // SQ ring, as u32 words.
@@ -389,7 +391,7 @@ export class RingCore {
             0,
             4095,
           );
-          flags |= 1 << 2; // IORING_SETUP_SQ_AFF
+          flags |= IORING_SETUP_SQ_AFF;
         }
       } else if (options.sqpoll !== true) {
         throw new TypeError(
@@ -417,7 +419,7 @@ export class RingCore {
       flags &= ~IORING_SETUP_NO_SQARRAY;
       fd = this.#setup(lib, entries, params, flags);
     }
-    if (fd < 0) throw setupError(fd, flags);
+    if (fd < 0) throw setupFailure(fd, flags);
 
     this.fd = fd;
     this.flags = flags;
@@ -1551,9 +1553,4 @@ function fdTable(fds: readonly number[], allowSkip = false): Int32Array {
     }
   });
   return table;
-}
-
-/** The setup failure explained in words (sysctl, seccomp, flags, memlock). */
-function setupError(result: number, flags: number): UringError {
-  return setupFailure(result, flags);
 }

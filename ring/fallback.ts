@@ -41,10 +41,7 @@ import { attributeNames } from "./attributes.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import { O_CLOEXEC } from "../structs/constants.ts";
 import { forgetFd } from "../sys/fd.ts";
-import { EBUSY, EFAULT } from "../structs/errno.ts";
-
-/** errno ENXIO: what the kernel answers when no buffers are registered. */
-const ENXIO = 6;
+import { EBUSY, EFAULT, ENXIO } from "../structs/errno.ts";
 
 /**
  * Options every Promise method of {@linkcode FallbackRing} takes (the same

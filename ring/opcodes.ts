@@ -97,11 +97,6 @@ export const OPCODES: Readonly<Record<OpcodeName, OpcodeSpec>> = Object.freeze({
   cancel: op(IORING_OP_ASYNC_CANCEL, "async_cancel"),
 });
 
-/** Opcode number → its spec, for errors raised from a CQE. */
-export const OPCODE_BY_NUMBER: ReadonlyMap<number, OpcodeSpec> = new Map(
-  Object.values(OPCODES).map((spec) => [spec.opcode, spec]),
-);
-
 const TWO_32 = 0x1_0000_0000;
 
 /**

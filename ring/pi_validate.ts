@@ -120,7 +120,7 @@ export function directAlignment(
 export interface PiRequest {
   /** The operation, for messages (`"write"`, `"readv"`). */
   readonly op: string;
-  /** The file descriptor (ignored for O_DIRECT and alignment when `fixedFile`). */
+  /** The file descriptor, checked for O_DIRECT and alignment. */
   readonly fd: number;
   /** The data buffer, or the buffers of a readv/writev. */
   readonly data: ArrayBufferView | readonly ArrayBufferView[];
@@ -132,8 +132,6 @@ export interface PiRequest {
   readonly features: number;
   /** The target's probed profile, when known (metadata length, Type 3). */
   readonly target?: TargetProfile;
-  /** `fd` is a registered-file index: fcntl/statx cannot look at it. */
-  readonly fixedFile?: boolean;
   /** Alignment known already (skips a statx per request). */
   readonly alignment?: DirectAlignment;
 }
@@ -171,7 +169,6 @@ export function validatePiRequest(req: PiRequest): void {
   const length = segs.reduce((sum, s) => sum + s.length, 0);
   const { target, pi, op } = req;
   if (target) checkAgainstTarget(op, length, pi, target);
-  if (req.fixedFile) return;
   if ((fileStatusFlags(req.fd) & O_DIRECT) === 0) {
     throw new TypeError(
       `${op} with PI: fd ${req.fd} was opened without O_DIRECT, and the kernel ` +

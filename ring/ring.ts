@@ -778,7 +778,7 @@ export class Ring extends RingCore {
     checkFd(fd);
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
-    const attrs = this.#attributes(spec, fd, buf, off, options, false);
+    const attrs = this.#attributes(spec, fd, buf, off, options);
     return this.#submitOp(
       spec,
       fd,
@@ -807,7 +807,7 @@ export class Ring extends RingCore {
     const iovecs = buildIovecs(buffers);
     const off = checkOffset(offset);
     const list = [...buffers];
-    const attrs = this.#attributes(spec, fd, list, off, options, false);
+    const attrs = this.#attributes(spec, fd, list, off, options);
     return this.#submitOp(
       spec,
       fd,
@@ -837,7 +837,7 @@ export class Ring extends RingCore {
     checkBuffer(buf, "buf");
     const off = checkOffset(offset);
     checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-    const attrs = this.#attributes(spec, fd, buf, off, options, false);
+    const attrs = this.#attributes(spec, fd, buf, off, options);
     return this.#submitOp(
       spec,
       fd,
@@ -867,7 +867,6 @@ export class Ring extends RingCore {
     data: ArrayBufferView | readonly ArrayBufferView[],
     offset: number,
     options: DataOpOptions | undefined,
-    fixedFile: boolean,
   ): PackedAttributes | null {
     if (options === undefined || options === null) return null;
     const attrs = attributesFrom(options, spec);
@@ -881,8 +880,7 @@ export class Ring extends RingCore {
         offset,
         pi: attrs.pi,
         features: this.features,
-        target: fixedFile ? undefined : targetOfFd(fd),
-        fixedFile,
+        target: targetOfFd(fd),
       });
     }
     return attrs;

@@ -28,6 +28,11 @@ const MAX_OFFSET = 2 ** 63;
  * ```
  */
 export function checkFd(fd: unknown, name = "fd"): asserts fd is number {
+  if (typeof fd === "bigint") {
+    throw new TypeError(
+      `${name} must be a number, got the bigint ${fd}n: pass Number(${fd}n)`,
+    );
+  }
   if (typeof fd !== "number" || !Number.isInteger(fd)) {
     throw new TypeError(
       `${name} must be an integer file descriptor, got ${describe(fd)}`,
@@ -35,6 +40,10 @@ export function checkFd(fd: unknown, name = "fd"): asserts fd is number {
   }
   if (fd < 0 || fd > 0x7fffffff) {
     throw new RangeError(`${name} must be from 0 to 2^31-1, got ${fd}`);
+  }
+  if (Object.is(fd, -0)) {
+    // -0 passes every integer check, but FFI calls taking an i32 refuse it.
+    throw new RangeError(`${name} must be from 0 to 2^31-1, got -0`);
   }
 }
 
@@ -143,6 +152,40 @@ export function checkBuffer(
 }
 
 /**
+ * Copies a caller's array once, so that a Proxy or an array changed by a
+ * getter cannot show one length to the code that sizes native memory (an
+ * iovec array, an fd table) and another to the code that fills it or tells
+ * the kernel how many entries there are. Every caller array is walked only
+ * through its snapshot.
+ *
+ * @example
+ * ```ts
+ * import { snapshotArray } from "./validate.ts";
+ * snapshotArray([1, 2], "fds", 1, 1024); // [1, 2], a new array
+ * ```
+ */
+export function snapshotArray<T>(
+  list: readonly T[],
+  name: string,
+  min: number,
+  max: number,
+  what = "entries",
+): T[] {
+  if (!Array.isArray(list)) {
+    throw new TypeError(`${name} must be an array, got ${describe(list)}`);
+  }
+  const length = list.length;
+  if (length < min || length > max) {
+    throw new RangeError(
+      `${name} must hold ${min} to ${max} ${what}, got ${length}`,
+    );
+  }
+  const copy = new Array<T>(length);
+  for (let i = 0; i < length; i++) copy[i] = list[i];
+  return copy;
+}
+
+/**
  * Rejects option names that are not in `known`, so a typo is not ignored.
  *
  * @example
@@ -186,9 +229,10 @@ export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (ArrayBuffer.isView(value)) return value.constructor.name;
-  if (typeof value === "number" || typeof value === "bigint") {
-    return String(value);
+  if (typeof value === "number") {
+    return Object.is(value, -0) ? "-0" : String(value);
   }
+  if (typeof value === "bigint") return `the bigint ${value}n`;
   if (typeof value === "string") {
     return `the string ${JSON.stringify(value.slice(0, 40))}`;
   }
