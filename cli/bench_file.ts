@@ -81,7 +81,7 @@ export async function writeTestFile(
       }
       progress.done();
     } finally {
-      await ring.close(fd);
+      await ring.closeFd(fd);
     }
   });
 }

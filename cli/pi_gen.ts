@@ -171,7 +171,7 @@ export async function generateSidecar(
     } finally {
       await closeQuietly(ring, fd);
     }
-    await ring.close(outFd);
+    await ring.closeFd(outFd);
   });
   try {
     renameSync(temporary, out);

@@ -1,9 +1,10 @@
 // Run with: bun examples/bun.ts
 // The low-level ring, liburing style: prepare an SQE, submit, read the CQE.
 // (The Promise API of examples/deno.ts runs unchanged on Bun too.)
-import { closeFd, O_CREAT, O_RDWR, openFd, Ring } from "../mod.ts";
+import { closeFd, O_CREAT, O_RDWR, openFd } from "../mod.ts";
+import { RingCore } from "../raw.ts";
 
-using ring = new Ring({ entries: 8 });
+using ring = new RingCore({ entries: 8 });
 const fd = openFd("/dev/shm/uring-example-bun", O_RDWR | O_CREAT);
 const data = new TextEncoder().encode("hello");
 ring.prepWrite(fd, data, 0).userData = 1n;

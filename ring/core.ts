@@ -14,7 +14,8 @@ import { closeFd } from "../sys/fd.ts";
 import { mmap, munmap } from "../sys/memory.ts";
 import { UringError } from "../sys/errors.ts";
 import { RingClosedError, SubmissionQueueFullError } from "./errors.ts";
-import { fillSqe, OPCODES, type OpcodeSpec } from "./opcodes.ts";
+import { fillSqe } from "./opcodes.ts";
+import { buildIovecs, type OpRequest, OPS, snapshotBuffers } from "./ops.ts";
 import {
   applyAttributes,
   type AttributeOptions,
@@ -22,17 +23,21 @@ import {
   type PackedAttributes,
 } from "./attributes.ts";
 import {
-  checkBuffer,
   checkFd,
   checkInteger,
-  checkOffset,
   checkOptions,
+  snapshotArray,
 } from "./validate.ts";
 import { CQE32_SIZE, Cqe32View, CQE_SIZE, CqeView } from "../structs/cqe.ts";
-import { SQE128_SIZE, Sqe128View, SQE_SIZE, SqeView } from "../structs/sqe.ts";
+import {
+  SQE128_SIZE,
+  Sqe128View,
+  SQE_SIZE,
+  SQE_WORDS,
+  SqeView,
+} from "../structs/sqe.ts";
 import { PARAMS_SIZE, ParamsView } from "../structs/params.ts";
 import { setU64Number } from "../structs/view.ts";
-import { IOVEC_SIZE } from "../structs/iovec.ts";
 import { RsrcRegisterView, RsrcUpdateView } from "../structs/rsrc.ts";
 import { probeSize, ProbeView } from "../structs/probe.ts";
 import { EBUSY, EINTR, EINVAL, ENOMEM } from "../structs/errno.ts";
@@ -44,7 +49,6 @@ import {
   IORING_ENTER_SQ_WAIT,
   IORING_ENTER_SQ_WAKEUP,
   IORING_FEAT_SINGLE_MMAP,
-  IORING_FSYNC_DATASYNC,
   IORING_OFF_CQ_RING,
   IORING_OFF_SQ_RING,
   IORING_OFF_SQES,
@@ -66,8 +70,8 @@ import {
   IORING_SETUP_IOPOLL,
   IORING_SETUP_NO_SQARRAY,
   IORING_SETUP_SINGLE_ISSUER,
-  IORING_SETUP_SQE128,
   IORING_SETUP_SQ_AFF,
+  IORING_SETUP_SQE128,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_SUBMIT_ALL,
   IORING_SETUP_TASKRUN_FLAG,
@@ -86,8 +90,6 @@ import {
   PROT_READ,
   PROT_WRITE,
 } from "../structs/constants.ts";
-import { TimespecView } from "../structs/iovec.ts";
-import { cString } from "../ffi/mod.ts";
 
 /**
  * How to set a ring up. Every field is optional; unknown names are refused.
@@ -592,11 +594,6 @@ export class RingCore {
     return index;
   }
 
-  /** Word index of field word `word` of SQE slot `index`. */
-  #word(index: number, word: number): number {
-    return index * this.#sqeWordsPerEntry + word;
-  }
-
   /**
    * Low-level fast path for the Promise layer: fills an SQE with
    * {@linkcode fillSqe}, sets `user_data` to a 32-bit id and returns the slot
@@ -631,17 +628,17 @@ export class RingCore {
   }
 
   /**
-   * Sets a 32-bit word of a prepared SQE by word index (see SQE_OFFSETS / 4):
+   * Sets a 32-bit word of a prepared SQE by word index (`SQE_WORDS.x`):
    * the Promise layer's way to add flags and op-specific fields without
    * allocating.
    */
   setSqeWord(index: number, word: number, value: number): void {
-    this.#sqeWords[this.#word(index, word)] = value;
+    this.#sqeWords[index * this.#sqeWordsPerEntry + word] = value;
   }
 
   /** Reads a 32-bit word of an SQE slot (see {@linkcode setSqeWord}). */
   sqeWord(index: number, word: number): number {
-    return this.#sqeWords[this.#word(index, word)];
+    return this.#sqeWords[index * this.#sqeWordsPerEntry + word];
   }
 
   /** Keeps `value` reachable until SQE slot `index` is reused. */
@@ -654,9 +651,53 @@ export class RingCore {
     return this.#sqeViews[index];
   }
 
+  /**
+   * Takes an SQE and fills it from an encoded request of the operation
+   * table (`OPS.x.encode(...)`, every argument already checked): the
+   * common fields, the `rw_flags` union, `buf_index`, and the attributes.
+   * Keeps the request's memory (`keep`, the packed attributes) until the
+   * slot is reused; the kernel copies it when it takes the SQE.
+   */
+  prepRequest(
+    req: OpRequest,
+    packed: PackedAttributes | null = null,
+  ): SqeView {
+    const index = this.#prep(
+      req.spec.opcode,
+      req.fd,
+      req.addr,
+      req.len,
+      req.off,
+    );
+    const base = index * this.#sqeWordsPerEntry;
+    if (req.opFlags !== 0) {
+      this.#sqeWords[base + SQE_WORDS.rwFlags] = req.opFlags;
+    }
+    if (req.bufIndex >= 0) {
+      this.#sqeWords[base + SQE_WORDS.bufIndex] = req.bufIndex;
+    }
+    return this.#attach(index, packed, req.keep);
+  }
+
+  /**
+   * Points SQE `index` at packed attributes and keeps the compound buffer
+   * (and `keep`) until the slot is reused (the kernel copies the
+   * attributes when it takes the SQE).
+   */
+  #attach(
+    index: number,
+    packed: PackedAttributes | null,
+    keep?: unknown,
+  ): SqeView {
+    const view = this.#sqeViews[index];
+    if (packed !== null) applyAttributes(view, packed);
+    this.#sqeKeep[index] = packed === null ? keep : [keep, packed];
+    return view;
+  }
+
   /** IORING_OP_NOP. */
   prepNop(): SqeView {
-    return this.#sqeViews[this.#prep(OPCODES.nop.opcode, -1, 0, 0, 0)];
+    return this.prepRequest(OPS.nop.encode());
   }
 
   /**
@@ -671,7 +712,8 @@ export class RingCore {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepData(OPCODES.read, fd, buf, offset, attributes);
+    const req = OPS.read.encode(fd, buf, offset);
+    return this.prepRequest(req, packAttributes(attributes, OPS.read));
   }
 
   /** IORING_OP_WRITE of `buf` at `offset` (-1: the current file position). */
@@ -681,43 +723,8 @@ export class RingCore {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepData(OPCODES.write, fd, buf, offset, attributes);
-  }
-
-  #prepData(
-    spec: OpcodeSpec,
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    attributes: AttributeOptions | undefined,
-  ): SqeView {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    const packed = packAttributes(attributes, spec);
-    const index = this.#prep(
-      spec.opcode,
-      fd,
-      addressNumber(buf),
-      buf.byteLength,
-      off,
-    );
-    return this.#attach(index, packed);
-  }
-
-  /**
-   * Points SQE `index` at packed attributes and keeps the compound buffer
-   * until the slot is reused (the kernel copies it when it takes the SQE).
-   */
-  #attach(
-    index: number,
-    packed: PackedAttributes | null,
-    keep?: unknown,
-  ): SqeView {
-    const view = this.#sqeViews[index];
-    if (packed !== null) applyAttributes(view, packed);
-    this.#sqeKeep[index] = packed === null ? keep : [keep, packed];
-    return view;
+    const req = OPS.write.encode(fd, buf, offset);
+    return this.prepRequest(req, packAttributes(attributes, OPS.write));
   }
 
   /** IORING_OP_READV: scatter into `buffers` from `offset`. */
@@ -727,7 +734,8 @@ export class RingCore {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepVectored(OPCODES.readv, fd, buffers, offset, attributes);
+    const req = OPS.readv.encode(fd, buffers, offset);
+    return this.prepRequest(req, packAttributes(attributes, OPS.readv));
   }
 
   /** IORING_OP_WRITEV: gather `buffers` and write them at `offset`. */
@@ -737,29 +745,8 @@ export class RingCore {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepVectored(OPCODES.writev, fd, buffers, offset, attributes);
-  }
-
-  #prepVectored(
-    spec: OpcodeSpec,
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    attributes: AttributeOptions | undefined,
-  ): SqeView {
-    checkFd(fd);
-    const iovecs = buildIovecs(buffers);
-    const off = checkOffset(offset);
-    const packed = packAttributes(attributes, spec);
-    const index = this.#prep(
-      spec.opcode,
-      fd,
-      addressNumber(iovecs),
-      buffers.length,
-      off,
-    );
-    // The kernel copies the iovec array when it takes the SQE.
-    return this.#attach(index, packed, iovecs);
+    const req = OPS.writev.encode(fd, buffers, offset);
+    return this.prepRequest(req, packAttributes(attributes, OPS.writev));
   }
 
   /**
@@ -773,14 +760,8 @@ export class RingCore {
     bufIndex: number,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepFixed(
-      OPCODES.readFixed,
-      fd,
-      buf,
-      offset,
-      bufIndex,
-      attributes,
-    );
+    const req = OPS.readFixed.encode(fd, buf, offset, bufIndex);
+    return this.prepRequest(req, packAttributes(attributes, OPS.readFixed));
   }
 
   /** IORING_OP_WRITE_FIXED of `buf`, inside registered buffer `bufIndex`. */
@@ -791,38 +772,8 @@ export class RingCore {
     bufIndex: number,
     attributes?: AttributeOptions,
   ): SqeView {
-    return this.#prepFixed(
-      OPCODES.writeFixed,
-      fd,
-      buf,
-      offset,
-      bufIndex,
-      attributes,
-    );
-  }
-
-  #prepFixed(
-    spec: OpcodeSpec,
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    attributes: AttributeOptions | undefined,
-  ): SqeView {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-    const packed = packAttributes(attributes, spec);
-    const index = this.#prep(
-      spec.opcode,
-      fd,
-      addressNumber(buf),
-      buf.byteLength,
-      off,
-    );
-    this.#sqeWords[this.#word(index, 10)] = bufIndex;
-    return this.#attach(index, packed);
+    const req = OPS.writeFixed.encode(fd, buf, offset, bufIndex);
+    return this.prepRequest(req, packAttributes(attributes, OPS.writeFixed));
   }
 
   /**
@@ -833,15 +784,15 @@ export class RingCore {
     fd: number,
     options: { datasync?: boolean; offset?: number; length?: number } = {},
   ): SqeView {
-    checkFd(fd);
     checkOptions(options, ["datasync", "offset", "length"], "fsync options");
-    const off = checkOffset(options.offset ?? 0, "offset", false);
-    const len = checkInteger(options.length ?? 0, "length");
-    const index = this.#prep(OPCODES.fsync.opcode, fd, 0, len, off);
-    if (options.datasync) {
-      this.#sqeWords[this.#word(index, 7)] = IORING_FSYNC_DATASYNC;
-    }
-    return this.#sqeViews[index];
+    return this.prepRequest(
+      OPS.fsync.encode(
+        fd,
+        options.datasync === true,
+        options.offset,
+        options.length,
+      ),
+    );
   }
 
   /**
@@ -854,26 +805,12 @@ export class RingCore {
     mode = 0o644,
     dirfd: number = AT_FDCWD,
   ): SqeView {
-    const bytes = cString(checkPath(path));
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    checkInteger(mode, "mode", 0, 0o7777);
-    if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-    const index = this.#prep(
-      OPCODES.openat.opcode,
-      dirfd,
-      addressNumber(bytes),
-      mode,
-      0,
-    );
-    this.#sqeWords[this.#word(index, 7)] = flags;
-    this.#sqeKeep[index] = bytes; // the kernel copies the path at submit
-    return this.#sqeViews[index];
+    return this.prepRequest(OPS.openat.encode(dirfd, path, flags, mode));
   }
 
   /** IORING_OP_CLOSE of `fd`. */
   prepClose(fd: number): SqeView {
-    checkFd(fd);
-    return this.#sqeViews[this.#prep(OPCODES.close.opcode, fd, 0, 0, 0)];
+    return this.prepRequest(OPS.close.encode(fd));
   }
 
   /**
@@ -887,26 +824,9 @@ export class RingCore {
     mask: number,
     statxBuf: Uint8Array,
   ): SqeView {
-    if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-    const bytes = cString(checkPath(path, true));
-    checkInteger(flags, "flags", 0, 0x7fffffff);
-    checkInteger(mask, "mask");
-    checkBuffer(statxBuf, "statxBuf");
-    if (statxBuf.byteLength < 256) {
-      throw new RangeError(
-        `statxBuf must hold 256 bytes, got ${statxBuf.byteLength}`,
-      );
-    }
-    const index = this.#prep(
-      OPCODES.statx.opcode,
-      dirfd,
-      addressNumber(bytes),
-      mask,
-      addressNumber(statxBuf),
+    return this.prepRequest(
+      OPS.statx.encode(dirfd, path, flags, mask, statxBuf),
     );
-    this.#sqeWords[this.#word(index, 7)] = flags;
-    this.#sqeKeep[index] = bytes;
-    return this.#sqeViews[index];
   }
 
   /** IORING_OP_FALLOCATE: `mode` FALLOC_FL_* over `length` bytes at `offset`. */
@@ -914,15 +834,24 @@ export class RingCore {
     fd: number,
     mode: number,
     offset: number | bigint,
-    length: number,
+    length: number | bigint,
   ): SqeView {
-    checkFd(fd);
-    checkInteger(mode, "mode", 0, 0xff);
-    const off = checkOffset(offset, "offset", false);
-    const len = checkOffset(length, "length", false);
-    // The kernel takes the length in sqe->addr and the mode in sqe->len.
-    return this
-      .#sqeViews[this.#prep(OPCODES.fallocate.opcode, fd, len, mode, off)];
+    return this.prepRequest(OPS.fallocate.encode(fd, mode, offset, length));
+  }
+
+  /**
+   * IORING_OP_FTRUNCATE (Linux 6.9): sets the size of `fd` to `length`.
+   *
+   * @example
+   * ```ts
+   * import { RingCore } from "./core.ts";
+   * declare const fd: number;
+   * using ring = new RingCore({ entries: 2 });
+   * ring.prepFtruncate(fd, 4096);
+   * ```
+   */
+  prepFtruncate(fd: number, length: number | bigint): SqeView {
+    return this.prepRequest(OPS.ftruncate.encode(fd, length));
   }
 
   /**
@@ -930,19 +859,7 @@ export class RingCore {
    * 0 once `count` other completions have arrived (0 = time only).
    */
   prepTimeout(ms: number, count = 0, flags = 0): SqeView {
-    const ts = timespec(ms);
-    checkInteger(count, "count");
-    checkInteger(flags, "flags");
-    const index = this.#prep(
-      OPCODES.timeout.opcode,
-      -1,
-      addressNumber(ts.bytes),
-      1,
-      count,
-    );
-    this.#sqeWords[this.#word(index, 7)] = flags;
-    this.#sqeKeep[index] = ts;
-    return this.#sqeViews[index];
+    return this.prepRequest(OPS.timeout.encode(ms, count, flags));
   }
 
   /**
@@ -950,18 +867,7 @@ export class RingCore {
    * IOSQE_IO_LINK) if it has not completed within `ms` milliseconds.
    */
   prepLinkTimeout(ms: number, flags = 0): SqeView {
-    const ts = timespec(ms);
-    checkInteger(flags, "flags");
-    const index = this.#prep(
-      OPCODES.linkTimeout.opcode,
-      -1,
-      addressNumber(ts.bytes),
-      1,
-      0,
-    );
-    this.#sqeWords[this.#word(index, 7)] = flags;
-    this.#sqeKeep[index] = ts;
-    return this.#sqeViews[index];
+    return this.prepRequest(OPS.linkTimeout.encode(ms, flags));
   }
 
   /**
@@ -969,11 +875,8 @@ export class RingCore {
    * (or per `flags`, IORING_ASYNC_CANCEL_*).
    */
   prepCancel(userData: bigint | number, flags = 0): SqeView {
-    checkInteger(flags, "flags");
-    const index = this.#prep(OPCODES.cancel.opcode, -1, 0, 0, 0);
-    const view = this.#sqeViews[index];
-    view.addr = userData;
-    this.#sqeWords[this.#word(index, 7)] = flags;
+    const view = this.prepRequest(OPS.cancel.encode(userData, flags));
+    if (typeof userData === "bigint") view.addr = userData;
     return view;
   }
 
@@ -1304,22 +1207,24 @@ export class RingCore {
    * keeps the views reachable until {@linkcode unregisterBuffers} or close.
    */
   registerBuffers(buffers: readonly ArrayBufferView[]): void {
-    const iovecs = buildIovecs(buffers, "buffers");
+    // One snapshot sizes the iovec array, gives the count and is kept.
+    const list = snapshotBuffers(buffers, "buffers");
+    const iovecs = buildIovecs(list, "buffers");
     try {
       this.#register(
         IORING_REGISTER_BUFFERS,
         addressNumber(iovecs),
-        buffers.length,
+        list.length,
         "register_buffers",
       );
     } catch (error) {
       // Pinned pages are charged to RLIMIT_MEMLOCK: say so, with numbers.
       if (error instanceof UringError && error.errno === ENOMEM) {
-        throw memlockError(pinnedBytes(buffers, addressNumber));
+        throw memlockError(pinnedBytes(list, addressNumber));
       }
       throw error;
     }
-    this.#pinnedBuffers = [...buffers];
+    this.#pinnedBuffers = list;
   }
 
   /** Drops the fixed buffers. */
@@ -1342,7 +1247,7 @@ export class RingCore {
     this.#register(
       IORING_REGISTER_FILES,
       addressNumber(table),
-      fds.length,
+      table.length,
       "register_files",
     );
     this.#registeredFiles = true;
@@ -1376,7 +1281,7 @@ export class RingCore {
     return this.#register(
       IORING_REGISTER_FILES_UPDATE,
       addressNumber(arg.bytes),
-      fds.length,
+      table.length,
       "register_files_update",
     );
   }
@@ -1485,67 +1390,14 @@ export class RingCore {
   }
 }
 
-function checkPath(path: unknown, allowEmpty = false): string {
-  if (typeof path !== "string") {
-    throw new TypeError(`path must be a string, got ${typeof path}`);
-  }
-  if (!allowEmpty && path.length === 0) {
-    throw new TypeError("path must not be empty");
-  }
-  return path;
-}
-
-function timespec(ms: number): TimespecView {
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-    throw new RangeError(
-      `timeout must be a finite, non-negative number of milliseconds, got ${ms}`,
-    );
-  }
-  const ts = new TimespecView(new Uint8Array(16));
-  ts.setMilliseconds(ms);
-  return ts;
-}
-
-/**
- * Builds a native `struct iovec` array over `buffers`.
- *
- * @example
- * ```ts
- * import { buildIovecs } from "./core.ts";
- * buildIovecs([new Uint8Array(4), new Uint8Array(8)]).byteLength; // 32
- * ```
- */
-export function buildIovecs(
-  buffers: readonly ArrayBufferView[],
-  name = "buffers",
-): Uint8Array {
-  if (!Array.isArray(buffers)) {
-    throw new TypeError(`${name} must be an array of Uint8Array`);
-  }
-  if (buffers.length === 0 || buffers.length > 1024) {
-    throw new RangeError(
-      `${name} must hold 1 to 1024 buffers (UIO_MAXIOV), got ${buffers.length}`,
-    );
-  }
-  const iovecs = new Uint8Array(buffers.length * IOVEC_SIZE);
-  const dv = new DataView(iovecs.buffer);
-  for (let i = 0; i < buffers.length; i++) {
-    const buf = buffers[i];
-    checkBuffer(buf, `${name}[${i}]`);
-    const address = addressNumber(buf);
-    dv.setUint32(i * 16, address >>> 0, true);
-    dv.setUint32(i * 16 + 4, Math.floor(address / 0x1_0000_0000), true);
-    dv.setUint32(i * 16 + 8, buf.byteLength, true);
-  }
-  return iovecs;
-}
-
 function fdTable(fds: readonly number[], allowSkip = false): Int32Array {
-  if (!Array.isArray(fds) || fds.length === 0) {
+  // One snapshot gives the table its size and its contents.
+  const list = snapshotArray(fds, "fds", 0, 1 << 20, "file descriptors");
+  if (list.length === 0) {
     throw new TypeError("fds must be a non-empty array of file descriptors");
   }
-  const table = new Int32Array(fds.length);
-  fds.forEach((fd, i) => {
+  const table = new Int32Array(list.length);
+  list.forEach((fd, i) => {
     if (fd === -1 || (allowSkip && fd === -2)) table[i] = fd;
     else {
       checkFd(fd, `fds[${i}]`);

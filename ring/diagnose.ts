@@ -205,7 +205,7 @@ function groupName(gid: number): string {
 }
 
 const FALLBACK_HINT =
-  "Otherwise, new Ring({ fallback: true }) keeps the same Promise API on a thread pool (slower, and without PI).";
+  "Otherwise, Ring.open({ fallback: true }) keeps the same Promise API on a thread pool (slower, and without PI).";
 
 /**
  * The diagnosis of a failed io_uring_setup: which kind of failure, and the

@@ -1,5 +1,8 @@
 /**
- * `Ring`: the ring core plus the Promise API.
+ * `Ring`: the Promise API on io_uring. It holds a `RingCore` (`ring.core`,
+ * the liburing-style ring) and adds the pending table, the backlog and the
+ * completion pump; the operations themselves come from `AsyncRing`
+ * (async_ring.ts) over the operation table (ops.ts).
  *
  * How a request travels: a Promise method validates its arguments, takes a
  * slot in the pending table (which keeps every buffer, iovec array and
@@ -30,36 +33,25 @@
  *
  * @module
  */
-import { cachedAddress, completionWaiter } from "../ffi/mod.ts";
+import { completionWaiter } from "../ffi/mod.ts";
+import { cachedAddress } from "../ffi/mod.ts";
 import type { CompletionWaiter } from "../ffi/mod.ts";
 import { RingCore, type RingOptions } from "./core.ts";
-import { OPCODES, type OpcodeSpec } from "./opcodes.ts";
+import { type OpRequest, OPS, type OpSpec } from "./ops.ts";
+import { AsyncRing, type DataOpOptions, type OpOptions } from "./async_ring.ts";
 import { RingClosedError, UringError } from "./errors.ts";
-import {
-  checkBuffer,
-  checkFd,
-  checkInteger,
-  checkOffset,
-  checkOptions,
-  OP_OPTION_NAMES,
-  openatArguments,
-  statxArguments,
-} from "./validate.ts";
-import { buildIovecs } from "./core.ts";
-import { type Statx, StatxView } from "../structs/statx.ts";
+import { checkInteger } from "./validate.ts";
 import { TimespecView } from "../structs/iovec.ts";
-import { cString } from "../ffi/mod.ts";
-import { directIoHint, forgetFd } from "../sys/fd.ts";
+import { SQE_FLAGS_SHIFT, SQE_WORDS } from "../structs/sqe.ts";
+import { directIoHint } from "../sys/fd.ts";
 import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
   IORING_ENTER_GETEVENTS,
-  IORING_FSYNC_DATASYNC,
   IORING_SETUP_COOP_TASKRUN,
   IORING_SETUP_SQPOLL,
   IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
-  O_CLOEXEC,
 } from "../structs/constants.ts";
 import {
   EAGAIN,
@@ -72,10 +64,8 @@ import {
 import { createFallbackIfAllowed } from "./fallback.ts";
 import {
   applyAttributes,
-  attributeNames,
   attributesFrom,
   type PackedAttributes,
-  type PiOptions,
 } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
 import {
@@ -87,49 +77,13 @@ import {
 } from "./integrity.ts";
 import { probeKernel, type TargetProfile } from "./probe.ts";
 
+export type { DataOpOptions, OpOptions } from "./async_ring.ts";
+
 /**
  * Memory of requests failed without a completion (a broken ring): the
  * kernel may still write to it, so it is never let go.
  */
 const abandonedMemory: unknown[] = [];
-
-/**
- * Options every Promise method takes.
- *
- * @example
- * ```ts
- * import type { OpOptions } from "./ring.ts";
- * const opts: OpOptions = { signal: AbortSignal.timeout(1000), timeoutMs: 50 };
- * ```
- */
-export interface OpOptions {
-  /** Aborting cancels the request (IORING_OP_ASYNC_CANCEL) and rejects with the signal's reason. */
-  signal?: AbortSignal;
-  /** A linked timeout: the request is cancelled and rejects with a `TimeoutError` after this many ms. */
-  timeoutMs?: number;
-}
-
-/**
- * Options of the data operations (read, write, readv, writev, readFixed,
- * writeFixed): {@linkcode OpOptions} plus read/write attributes (Linux
- * 6.14), today `pi`: Protection Information checked by the device.
- *
- * @example
- * ```ts
- * import type { DataOpOptions } from "./ring.ts";
- * const meta = new Uint8Array(64); // 8 intervals × 8-byte tuples, from generatePi
- * const opts: DataOpOptions = {
- *   pi: { meta, check: { guard: true, reftag: true }, seed: 2048 },
- * };
- * ```
- */
-export interface DataOpOptions extends OpOptions {
-  /** Protection Information for this request (needs O_DIRECT and a PI-formatted device). */
-  pi?: PiOptions;
-}
-
-/** Option names the data operations take beyond OP_OPTION_NAMES. */
-const DATA_OPTION_NAMES: readonly string[] = attributeNames();
 
 /**
  * Setup flags the Promise API runs fastest with (measured: about 1.3-1.6x
@@ -178,7 +132,8 @@ function fastDefaultsSupported(): boolean {
 }
 
 /**
- * Setup options of {@linkcode Ring}: those of `RingCore` plus the fallback.
+ * Setup options of {@linkcode Ring}: those of `RingCore` plus the Promise
+ * layer's.
  *
  * @example
  * ```ts
@@ -187,7 +142,7 @@ function fastDefaultsSupported(): boolean {
  * ```
  */
 export interface RingSetupOptions extends RingOptions {
-  /** When io_uring is unavailable, return a `FallbackRing` instead of throwing. */
+  /** `Ring.open` only: where io_uring is unavailable, a `FallbackRing` instead of an error. */
   fallback?: boolean;
   /** Threads of the fallback backend's pool (default 4). */
   threads?: number;
@@ -253,30 +208,22 @@ const DEVICE_SUBMIT_CHUNK = 4;
 
 /** Flushes smaller than this go in one enter whatever they hold. */
 const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
-
-/** What turns a CQE result into the value a promise resolves to. */
-type Transform = (res: number, op: PendingOp) => unknown;
-
-/** openat's result is a descriptor number that may have named another file. */
-const forgetOpenedFd: Transform = (fd) => {
-  forgetFd(fd);
-  return fd;
-};
-
 /** One request between its Promise method and its completion. */
 interface PendingOp {
-  spec: OpcodeSpec;
+  spec: OpSpec;
   fd: number;
   addr: number;
   len: number;
   off: number;
-  /** Word 7 of the SQE (rw_flags, fsync_flags, open_flags, ...). */
+  /** The SQE's rw_flags union (fsync_flags, open_flags, ...). */
   opFlags: number;
-  /** Word 10 of the SQE (buf_index), or -1. */
+  /** The SQE's buf_index, or -1. */
   bufIndex: number;
   /** Everything the kernel may touch, kept reachable until completion. */
   keep: unknown;
-  transform: Transform | null;
+  transform: ((res: number) => unknown) | null;
+  /** A path involved, named in errors. */
+  path: string | undefined;
   resolve: (value: unknown) => void;
   reject: (reason: unknown) => void;
   signal: AbortSignal | undefined;
@@ -301,14 +248,24 @@ const SETTLED = 2;
 /** user_data high word of internal requests (cancels, linked timeouts, wakeups). */
 const INTERNAL = 1;
 
+/** Setup options only the Promise layer takes (RingCore refuses them). */
+const PROMISE_OPTION_NAMES: readonly string[] = [
+  "fallback",
+  "threads",
+  "inlineWaitBudgetUs",
+];
+
 /**
- * One io_uring instance: liburing-style low-level methods (from
- * {@linkcode RingCore}) and Promise methods that batch, keep buffers alive
- * and deliver completions without blocking the event loop.
+ * One io_uring instance behind a Promise API that batches requests, keeps
+ * their buffers alive and delivers completions without blocking the event
+ * loop. The liburing-style ring is {@linkcode Ring.core}: use either its
+ * CQ methods (`peekCqe`, `reap`, ...) or the Promise methods on one ring,
+ * since once a Promise method has been called, the completion pump owns
+ * the CQ.
  *
- * Use either the low-level CQ methods (`peekCqe`, `reap`, ...) or the
- * Promise methods on one ring: once a Promise method has been called, the
- * ring's completion pump owns the CQ.
+ * `new Ring()` always sets up io_uring (and throws, with the reason, where
+ * it cannot); {@linkcode Ring.open} returns the thread-pool fallback
+ * instead when asked to.
  *
  * @example
  * ```ts
@@ -318,10 +275,12 @@ const INTERNAL = 1;
  * await ring.write(fd, new TextEncoder().encode("hello"), 0);
  * const buf = new Uint8Array(5);
  * await ring.read(fd, buf, 0);
- * await ring.close(fd);
+ * await ring.closeFd(fd);
  * ```
  */
-export class Ring extends RingCore {
+export class Ring extends AsyncRing {
+  /** The liburing-style ring under the Promise API. */
+  readonly core: RingCore;
   // Pending table: slot → op, with a free list and a generation per slot so
   // a late cancel can never hit a newer request that reused the slot.
   #ops: (PendingOp | undefined)[] = [];
@@ -333,7 +292,7 @@ export class Ring extends RingCore {
   #inFlight = 0;
   /** Requests not yet settled (backlog + in flight). */
   #pendingCount = 0;
-  readonly #capacity: number = 0;
+  readonly #capacity: number;
   #flushScheduled = false;
   #waiter: CompletionWaiter | undefined;
   #armed = false;
@@ -346,19 +305,16 @@ export class Ring extends RingCore {
   readonly #reapOne = (low: number, res: number, _f: number, high: number) =>
     this.#complete(low, res, high);
 
-  /** Which engine serves the Promise API (a fallback Ring reports `"fallback"`). */
-  readonly backend: "io_uring" | "fallback" = "io_uring";
+  /** Which engine serves the Promise API. */
+  readonly backend = "io_uring" as const;
 
   /**
-   * Sets up a ring. With `fallback: true`, when io_uring cannot be used
-   * here (disabled by sysctl, filtered by seccomp, too old a kernel), a
-   * `FallbackRing` with the same Promise API on the runtime's
-   * thread pool is returned instead of an error.
+   * Sets up an io_uring instance. Throws where io_uring cannot be used
+   * here (`IoUringUnavailableError`, with the reason); see
+   * {@linkcode Ring.open} for the fallback.
    */
-  // super() is called, inside a try: a failed setup may be answered with
-  // the fallback object instead, which the lint rule does not foresee.
-  // deno-lint-ignore constructor-super
   constructor(options: RingSetupOptions = {}) {
+    super();
     if (options !== null && typeof options === "object") {
       if (options.deferTaskrun) {
         throw new TypeError(
@@ -367,28 +323,19 @@ export class Ring extends RingCore {
             "RingCore for a DEFER_TASKRUN ring driven from one thread",
         );
       }
-      if (
-        options.fallback !== undefined && typeof options.fallback !== "boolean"
-      ) {
-        throw new TypeError("Ring option fallback must be a boolean");
+      if (options.fallback !== undefined) {
+        throw new TypeError(
+          "Ring option fallback: new Ring() always sets up io_uring; " +
+            "Ring.open({ fallback: true }) returns the fallback backend " +
+            "where io_uring is unavailable",
+        );
       }
     }
-    try {
-      super(withFastDefaults(options), [
-        "fallback",
-        "threads",
-        "inlineWaitBudgetUs",
-      ]);
-    } catch (error) {
-      // A derived constructor may return another object: the fallback
-      // backend, when it was asked for and io_uring cannot be used here.
-      const fallback = createFallbackIfAllowed(error, options);
-      if (fallback === undefined) throw error;
-      return fallback as unknown as Ring;
-    }
+    this.core = new RingCore(withFastDefaults(options), PROMISE_OPTION_NAMES);
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
-    this.#capacity = Math.min(this.cqEntries, 65535);
+    this.#capacity = Math.min(this.core.cqEntries, 65535);
+    this.#sqpollRing = (this.core.flags & IORING_SETUP_SQPOLL) !== 0;
     if (options?.inlineWaitBudgetUs !== undefined) {
       this.#inlineWaitBudgetUs = checkInteger(
         options.inlineWaitBudgetUs,
@@ -399,460 +346,74 @@ export class Ring extends RingCore {
     }
   }
 
+  /**
+   * A ring with the Promise API: io_uring when it can be set up; with
+   * `fallback: true`, where io_uring is unavailable (disabled by sysctl,
+   * filtered by seccomp, too old a kernel), a `FallbackRing` on the
+   * runtime's thread pool instead of an error. Argument mistakes are
+   * errors either way.
+   *
+   * @example
+   * ```ts
+   * import { Ring } from "../mod.ts";
+   * await using ring = Ring.open({ fallback: true });
+   * console.log(ring.backend); // "io_uring" or "fallback"
+   * await ring.nop();
+   * ```
+   */
+  static open(options: RingSetupOptions = {}): AsyncRing {
+    let ringOptions = options;
+    if (options !== null && typeof options === "object") {
+      if (
+        options.fallback !== undefined && typeof options.fallback !== "boolean"
+      ) {
+        throw new TypeError("Ring option fallback must be a boolean");
+      }
+      const { fallback: _, ...rest } = options;
+      ringOptions = rest;
+    }
+    try {
+      return new Ring(ringOptions);
+    } catch (error) {
+      const fallback = createFallbackIfAllowed(error, options);
+      if (fallback === undefined) throw error;
+      return fallback;
+    }
+  }
+
   /** Requests submitted or queued and not yet settled. */
   get pending(): number {
     return this.#pendingCount;
   }
 
-  // ------------------------------------------------------------ operations
-
-  /**
-   * Reads into `buf` from `offset` (-1: the current file position).
-   * Resolves to the number of bytes read.
-   *
-   * @example
-   * ```ts
-   * import { O_RDONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const fd = openFd("/etc/hostname", O_RDONLY);
-   * const n = await ring.read(fd, new Uint8Array(64), 0);
-   * ```
-   */
-  read(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#rw(OPCODES.read, fd, buf, offset, options) as Promise<number>;
+  /** Whether the ring is closed. */
+  get closed(): boolean {
+    return this.core.closed;
   }
 
   /**
-   * Writes `buf` at `offset` (-1: the current file position). Resolves to
-   * the number of bytes written.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_WRONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const fd = openFd("/dev/shm/uring-write", O_WRONLY | O_CREAT);
-   * await ring.write(fd, new Uint8Array([1, 2, 3]), 0);
-   * ```
-   *
-   * With Protection Information, on Deno (`deno run -A pi.ts /dev/nvme0n1`):
-   * the device checks every 512-byte interval against the tuples the
-   * application computed, end to end. The layout comes from `probe()`.
-   * ```ts
-   * import {
-   *   alignedBuffer, generatePi, IntegrityError, O_DIRECT, O_RDWR, openFd,
-   *   piFormatOf, probe, Ring,
-   * } from "../mod.ts";
-   * const device = Deno.args[0];
-   * const target = probe(device).target!;
-   * if (!target.integrity) throw new Error(`no PI: ${target.reason}`);
-   * const offset = 2048 * target.interval; // keep away from LBA 0
-   * const format = piFormatOf(target, offset); // guard, interval, ref tag seed
-   * const data = alignedBuffer(8 * target.interval);
-   * crypto.getRandomValues(data);
-   * const meta = new Uint8Array((data.length / target.interval) * target.metadataSize);
-   * generatePi(data, meta, { ...format, appTag: 0x1234 });
-   * await using ring = new Ring();
-   * const fd = openFd(device, O_RDWR | O_DIRECT);
-   * try {
-   *   await ring.write(fd, data, offset, {
-   *     pi: { meta, appTag: 0x1234, check: { guard: true, apptag: true, reftag: target.refTagChecked } },
-   *   });
-   * } catch (e) {
-   *   if (e instanceof IntegrityError) console.error(e.intervals); // which interval, which field
-   *   throw e;
-   * }
-   * ```
-   *
-   * The same on Bun (`bun pi.ts /dev/nvme0n1`): only the way to read the
-   * arguments differs; the library code is identical.
-   * ```ts
-   * import process from "node:process";
-   * import { alignedBuffer, generatePi, O_DIRECT, O_RDWR, openFd, piFormatOf, probe, Ring } from "../mod.ts";
-   * const device = process.argv[2];
-   * const target = probe(device).target!;
-   * const offset = 2048 * target.interval;
-   * const data = alignedBuffer(8 * target.interval);
-   * const meta = new Uint8Array(8 * target.metadataSize);
-   * generatePi(data, meta, { ...piFormatOf(target, offset), appTag: 7 });
-   * await using ring = new Ring();
-   * const fd = openFd(device, O_RDWR | O_DIRECT);
-   * await ring.write(fd, data, offset, { pi: { meta, appTag: 7, check: { guard: true, apptag: true } } });
-   * const back = alignedBuffer(data.length), backMeta = new Uint8Array(meta.length);
-   * await ring.read(fd, back, offset, { pi: { meta: backMeta, appTag: 7, check: { guard: true, apptag: true } } });
-   * ```
-   */
-  write(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#rw(OPCODES.write, fd, buf, offset, options) as Promise<number>;
-  }
-
-  /**
-   * Scatter read into `buffers` from `offset`. Resolves to the total bytes read.
-   *
-   * @example
-   * ```ts
-   * import { O_RDONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const fd = openFd("/etc/hostname", O_RDONLY);
-   * await ring.readv(fd, [new Uint8Array(2), new Uint8Array(30)], 0);
-   * ```
-   */
-  readv(
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#vectored(OPCODES.readv, fd, buffers, offset, options);
-  }
-
-  /**
-   * Gather write of `buffers` at `offset`. Resolves to the total bytes written.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_WRONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const fd = openFd("/dev/shm/uring-writev", O_WRONLY | O_CREAT);
-   * await ring.writev(fd, [new Uint8Array([1]), new Uint8Array([2, 3])], 0);
-   * ```
-   */
-  writev(
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#vectored(OPCODES.writev, fd, buffers, offset, options);
-  }
-
-  /**
-   * Reads into `buf`, which lies inside registered buffer `bufIndex`
-   * (see `registerBuffers`).
-   *
-   * @example
-   * ```ts
-   * import { O_RDONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const pool = new Uint8Array(65536);
-   * ring.registerBuffers([pool]);
-   * await ring.readFixed(openFd("/etc/hostname", O_RDONLY), pool.subarray(0, 4096), 0, 0);
-   * ```
-   */
-  readFixed(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#fixed(OPCODES.readFixed, fd, buf, offset, bufIndex, options);
-  }
-
-  /**
-   * Writes `buf`, which lies inside registered buffer `bufIndex`.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_WRONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const pool = new Uint8Array(65536);
-   * ring.registerBuffers([pool]);
-   * const fd = openFd("/dev/shm/uring-wf", O_WRONLY | O_CREAT);
-   * await ring.writeFixed(fd, pool.subarray(0, 4096), 0, 0);
-   * ```
-   */
-  writeFixed(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options?: DataOpOptions,
-  ): Promise<number> {
-    return this.#fixed(OPCODES.writeFixed, fd, buf, offset, bufIndex, options);
-  }
-
-  /**
-   * fsync(2) through the ring.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_WRONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * await ring.fsync(openFd("/dev/shm/uring-sync", O_WRONLY | O_CREAT));
-   * ```
-   */
-  fsync(fd: number, options?: OpOptions): Promise<number> {
-    checkFd(fd);
-    return this.#fdOp(OPCODES.fsync, fd, 0, options);
-  }
-
-  /**
-   * fdatasync(2) through the ring.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_WRONLY, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * await ring.fdatasync(openFd("/dev/shm/uring-dsync", O_WRONLY | O_CREAT));
-   * ```
-   */
-  fdatasync(fd: number, options?: OpOptions): Promise<number> {
-    checkFd(fd);
-    return this.#fdOp(OPCODES.fsync, fd, IORING_FSYNC_DATASYNC, options);
-  }
-
-  /**
-   * openat(2) through the ring: resolves to a real OS file descriptor.
-   * O_CLOEXEC is always added.
-   *
-   * @example
-   * ```ts
-   * import { O_RDONLY, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * const fd = await ring.openat("/etc/hostname", O_RDONLY);
-   * await ring.close(fd);
-   * ```
-   */
-  openat(
-    path: string,
-    flags: number,
-    mode = 0o644,
-    options?: OpOptions & { dirfd?: number },
-  ): Promise<number> {
-    const { pathBytes: bytes, dirfd } = openatArguments(
-      path,
-      flags,
-      mode,
-      options,
-    );
-    return this.#submitOp(
-      OPCODES.openat,
-      dirfd,
-      cachedAddress(bytes),
-      mode,
-      0,
-      flags | O_CLOEXEC,
-      -1,
-      bytes,
-      forgetOpenedFd,
-      options,
-      ["dirfd"],
-    ) as Promise<number>;
-  }
-
-  /**
-   * close(2) through the ring. With no argument, closes the ring itself
-   * (see {@linkcode close}).
-   */
-  override close(): Promise<void>;
-  /** close(2) of `fd` through the ring; resolves to 0. */
-  override close(fd: number, options?: OpOptions): Promise<number>;
-  override close(fd?: number, options?: OpOptions): Promise<number | void> {
-    if (fd === undefined) return this.#closeRing();
-    checkFd(fd);
-    forgetFd(fd);
-    return this.#fdOp(OPCODES.close, fd, 0, options);
-  }
-
-  /**
-   * statx(2) through the ring, of a path or of an open fd. Resolves to a
-   * {@linkcode Statx} object.
+   * Registers `buffers` as fixed buffers (IORING_REGISTER_BUFFERS) for
+   * `readFixed`/`writeFixed`; buffer i is `bufIndex` i.
    *
    * @example
    * ```ts
    * import { Ring } from "../mod.ts";
    * await using ring = new Ring();
-   * const st = await ring.statx("/etc/hostname");
-   * console.log(st.size);
+   * ring.registerBuffers([new Uint8Array(4096)]);
    * ```
    */
-  statx(
-    target: string | number,
-    options?: OpOptions & { flags?: number; mask?: number },
-  ): Promise<Statx> {
-    const { dirfd, path, flags, mask } = statxArguments(target, options);
-    const pathBytes = cString(path);
-    const out = new Uint8Array(StatxView.SIZE);
-    return this.#submitOp(
-      OPCODES.statx,
-      dirfd,
-      cachedAddress(pathBytes),
-      mask,
-      cachedAddress(out),
-      flags,
-      -1,
-      [pathBytes, out],
-      () => new StatxView(out).toObject(),
-      options,
-      ["flags", "mask"],
-    ) as Promise<Statx>;
+  registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    this.core.registerBuffers(buffers);
   }
 
-  /**
-   * fallocate(2) through the ring.
-   *
-   * @example
-   * ```ts
-   * import { O_CREAT, O_RDWR, openFd, Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * await ring.fallocate(openFd("/dev/shm/uring-falloc", O_RDWR | O_CREAT), 0, 0, 1 << 20);
-   * ```
-   */
-  fallocate(
-    fd: number,
-    mode: number,
-    offset: number | bigint,
-    length: number | bigint,
-    options?: OpOptions,
-  ): Promise<number> {
-    checkFd(fd);
-    checkInteger(mode, "mode", 0, 0xff);
-    const off = checkOffset(offset, "offset", false);
-    const len = checkOffset(length, "length", false);
-    return this.#submitOp(
-      OPCODES.fallocate,
-      fd,
-      len,
-      mode,
-      off,
-      0,
-      -1,
-      null,
-      null,
-      options,
-    ) as Promise<number>;
+  /** Drops the fixed buffers. */
+  unregisterBuffers(): void {
+    this.core.unregisterBuffers();
   }
 
-  /**
-   * A no-op round trip through the kernel. Resolves to 0.
-   *
-   * @example
-   * ```ts
-   * import { Ring } from "../mod.ts";
-   * await using ring = new Ring();
-   * await ring.nop();
-   * ```
-   */
-  nop(options?: OpOptions): Promise<number> {
-    return this.#fdOp(OPCODES.nop, -1, 0, options);
-  }
-
-  /** A request with no memory for the kernel: fd and op flags only. */
-  #fdOp(
-    spec: OpcodeSpec,
-    fd: number,
-    opFlags: number,
-    options: OpOptions | undefined,
-  ): Promise<number> {
-    return this.#submitOp(
-      spec,
-      fd,
-      0,
-      0,
-      0,
-      opFlags,
-      -1,
-      null,
-      null,
-      options,
-    ) as Promise<number>;
-  }
-
-  #rw(
-    spec: OpcodeSpec,
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options: DataOpOptions | undefined,
-  ): Promise<unknown> {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    const attrs = this.#attributes(spec, fd, buf, off, options);
-    return this.#submitOp(
-      spec,
-      fd,
-      cachedAddress(buf),
-      buf.byteLength,
-      off,
-      0,
-      -1,
-      attrs ? [buf, attrs] : buf,
-      null,
-      options,
-      DATA_OPTION_NAMES,
-      attrs,
-      buf,
-    );
-  }
-
-  #vectored(
-    spec: OpcodeSpec,
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options: DataOpOptions | undefined,
-  ): Promise<number> {
-    checkFd(fd);
-    const iovecs = buildIovecs(buffers);
-    const off = checkOffset(offset);
-    const list = [...buffers];
-    const attrs = this.#attributes(spec, fd, list, off, options);
-    return this.#submitOp(
-      spec,
-      fd,
-      cachedAddress(iovecs),
-      buffers.length,
-      off,
-      0,
-      -1,
-      [iovecs, list, attrs],
-      null,
-      options,
-      DATA_OPTION_NAMES,
-      attrs,
-      list,
-    ) as Promise<number>;
-  }
-
-  #fixed(
-    spec: OpcodeSpec,
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options: DataOpOptions | undefined,
-  ): Promise<number> {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-    const attrs = this.#attributes(spec, fd, buf, off, options);
-    return this.#submitOp(
-      spec,
-      fd,
-      cachedAddress(buf),
-      buf.byteLength,
-      off,
-      0,
-      bufIndex,
-      attrs ? [buf, attrs] : buf,
-      null,
-      options,
-      DATA_OPTION_NAMES,
-      attrs,
-      buf,
-    ) as Promise<number>;
+  /** The registered buffers, or null. */
+  get registeredBuffers(): readonly ArrayBufferView[] | null {
+    return this.core.registeredBuffers;
   }
 
   /**
@@ -862,25 +423,22 @@ export class Ring extends RingCore {
    * is submitted.
    */
   #attributes(
-    spec: OpcodeSpec,
-    fd: number,
-    data: ArrayBufferView | readonly ArrayBufferView[],
-    offset: number,
+    req: OpRequest,
     options: DataOpOptions | undefined,
   ): PackedAttributes | null {
     if (options === undefined || options === null) return null;
-    const attrs = attributesFrom(options, spec);
+    const attrs = attributesFrom(options, req.spec);
     if (attrs === null) return null;
-    requireRwAttr(this.features);
+    requireRwAttr(this.core.features);
     if (attrs.pi) {
       validatePiRequest({
-        op: spec.name,
-        fd,
-        data,
-        offset,
+        op: req.spec.name,
+        fd: req.fd,
+        data: req.data!,
+        offset: req.off,
         pi: attrs.pi,
-        features: this.features,
-        target: targetOfFd(fd),
+        features: this.core.features,
+        target: targetOfFd(req.fd),
       });
     }
     return attrs;
@@ -888,45 +446,18 @@ export class Ring extends RingCore {
 
   // ---------------------------------------------------------- the machinery
 
-  #submitOp(
-    spec: OpcodeSpec,
-    fd: number,
-    addr: number,
-    len: number,
-    off: number,
-    opFlags: number,
-    bufIndex: number,
-    keep: unknown,
-    transform: Transform | null,
+  /** Takes a checked request into the pending table (and the SQ, or the backlog). */
+  protected submitRequest(
+    req: OpRequest,
     options: OpOptions | undefined,
-    extraOptions?: readonly string[],
-    attrs: PackedAttributes | null = null,
-    data: ArrayBufferView | readonly ArrayBufferView[] | null = null,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
   ): Promise<unknown> {
-    if (this.closed || this.#shuttingDown) {
-      return Promise.reject(new RingClosedError(spec.name));
+    if (this.core.closed || this.#shuttingDown) {
+      return Promise.reject(new RingClosedError(req.spec.name));
     }
-    let signal: AbortSignal | undefined;
-    let timeoutMs = 0;
-    if (options !== undefined) {
-      checkOptions(
-        options,
-        extraOptions ? [...OP_OPTION_NAMES, ...extraOptions] : OP_OPTION_NAMES,
-        `${spec.name} options`,
-      );
-      signal = options.signal;
-      if (signal !== undefined && !(signal instanceof AbortSignal)) {
-        throw new TypeError("signal must be an AbortSignal");
-      }
-      if (options.timeoutMs !== undefined) {
-        const t = options.timeoutMs;
-        if (typeof t !== "number" || !Number.isFinite(t) || t <= 0) {
-          throw new RangeError(`timeoutMs must be a positive number, got ${t}`);
-        }
-        timeoutMs = t;
-      }
-      if (signal?.aborted) return Promise.reject(signal.reason);
-    }
+    const attrs = req.spec.attributes ? this.#attributes(req, options) : null;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -934,15 +465,16 @@ export class Ring extends RingCore {
       reject = rej;
     });
     const op: PendingOp = {
-      spec,
-      fd,
-      addr,
-      len,
-      off,
-      opFlags,
-      bufIndex,
-      keep,
-      transform,
+      spec: req.spec,
+      fd: req.fd,
+      addr: req.addr,
+      len: req.len,
+      off: req.off,
+      opFlags: req.opFlags,
+      bufIndex: req.bufIndex,
+      keep: attrs ? [req.keep, attrs] : req.keep,
+      transform: req.transform,
+      path: req.path,
       resolve,
       reject,
       signal,
@@ -952,7 +484,7 @@ export class Ring extends RingCore {
       userData: 0,
       state: QUEUED,
       attrs,
-      data,
+      data: req.data,
       direct: false,
     };
     if (signal !== undefined) {
@@ -972,19 +504,23 @@ export class Ring extends RingCore {
   #prepare(op: PendingOp): boolean {
     const needed = op.timeoutMs > 0 ? 2 : 1;
     if (this.#inFlight + needed > this.#capacity) return false;
-    if (this.sqSpaceLeft() < needed) {
+    if (this.core.sqSpaceLeft() < needed) {
       // The SQ is full of entries for this tick: hand them over now. An
       // SQPOLL thread takes them on its own time, and may not have
       // published its head yet even when nothing is in flight any more:
       // waiting for SQ space is then the only way forward.
       this.#submitPrepared();
       while (
-        this.sqSpaceLeft() < needed && this.#sqpollRing
+        this.core.sqSpaceLeft() < needed && this.#sqpollRing
       ) {
-        this.sqringWait();
+        this.core.sqringWait();
       }
-      if (this.sqSpaceLeft() < needed) return false;
+      if (this.core.sqSpaceLeft() < needed) return false;
     }
+    // Everything that can throw (directIoHint asks fcntl) runs before an
+    // SQE is taken: a throw after it would leave an uncounted SQE behind.
+    // The opcodes that take attributes are exactly the read/write family.
+    const direct = op.spec.attributes && directIoHint(op.fd);
     let slot = this.#freeSlots.pop();
     if (slot === undefined) {
       slot = this.#ops.length;
@@ -994,7 +530,7 @@ export class Ring extends RingCore {
     const generation = (this.#generation[slot] + 1) & 0xffff;
     this.#generation[slot] = generation;
     const userData = ((generation << 16) | slot) >>> 0;
-    const index = this.prepRaw(
+    const index = this.core.prepRaw(
       op.spec.opcode,
       op.fd,
       op.addr,
@@ -1002,11 +538,14 @@ export class Ring extends RingCore {
       op.off,
       userData,
     );
-    if (op.opFlags !== 0) this.setSqeWord(index, 7, op.opFlags);
-    if (op.bufIndex >= 0) this.setSqeWord(index, 10, op.bufIndex);
-    if (op.attrs !== null) applyAttributes(this, index, op.attrs);
-    // The opcodes that take attributes are exactly the read/write family.
-    if (op.spec.attributes && directIoHint(op.fd)) {
+    if (op.opFlags !== 0) {
+      this.core.setSqeWord(index, SQE_WORDS.rwFlags, op.opFlags);
+    }
+    if (op.bufIndex >= 0) {
+      this.core.setSqeWord(index, SQE_WORDS.bufIndex, op.bufIndex);
+    }
+    if (op.attrs !== null) applyAttributes(this.core, index, op.attrs);
+    if (direct) {
       op.direct = true;
       this.#directPrepared++;
     }
@@ -1016,20 +555,25 @@ export class Ring extends RingCore {
     op.state = PREPARED;
     this.#inFlight++;
     if (op.timeoutMs > 0) {
-      this.setSqeWord(index, 0, this.sqeWord(index, 0) | (IOSQE_IO_LINK << 8));
+      this.core.setSqeWord(
+        index,
+        SQE_WORDS.opcode,
+        this.core.sqeWord(index, SQE_WORDS.opcode) |
+          (IOSQE_IO_LINK << SQE_FLAGS_SHIFT),
+      );
       const ts = new TimespecView(new Uint8Array(16));
       ts.setMilliseconds(op.timeoutMs);
-      const t = this.prepRaw(
-        OPCODES.linkTimeout.opcode,
+      const t = this.core.prepRaw(
+        OPS.linkTimeout.opcode,
         -1,
         cachedAddress(ts.bytes),
         1,
         0,
         0,
       );
-      this.setSqeWord(t, 9, INTERNAL);
+      this.core.setSqeWord(t, SQE_WORDS.userDataHigh, INTERNAL);
       // The kernel copies the timespec when it takes the SQE.
-      this.keepUntilReuse(t, ts);
+      this.core.keepUntilReuse(t, ts);
       this.#inFlight++;
     }
     return true;
@@ -1044,7 +588,7 @@ export class Ring extends RingCore {
   #submitPrepared(): void {
     // Entries left by an EAGAIN/EBUSY submit count too: flushSq() is the
     // number published but not yet taken by the kernel.
-    const pending = this.flushSq();
+    const pending = this.core.flushSq();
     if (pending === 0) return;
     const direct = this.#directPrepared;
     this.#directPrepared = 0;
@@ -1059,14 +603,14 @@ export class Ring extends RingCore {
       ) {
         let left = pending;
         while (left > DEVICE_SUBMIT_CHUNK) {
-          const taken = this.enter(DEVICE_SUBMIT_CHUNK, 0, 0);
+          const taken = this.core.enter(DEVICE_SUBMIT_CHUNK, 0, 0);
           // An error (EAGAIN, EBUSY, ...) is met again and handled by the
           // submit below, which takes what is left.
           if (taken <= 0) break;
           left -= taken;
         }
       }
-      this.submit();
+      this.core.submit();
     } catch (error) {
       // Out of kernel resources for now: the SQEs stay in the ring and go
       // with the next io_uring_enter.
@@ -1082,7 +626,7 @@ export class Ring extends RingCore {
 
   #flushNow(): void {
     this.#flushScheduled = false;
-    if (this.closed) return;
+    if (this.core.closed) return;
     this.#submitPrepared();
     if (!this.#armed) {
       // Completions that finished inline during submit are reaped now,
@@ -1103,7 +647,7 @@ export class Ring extends RingCore {
           // JS work included, so timers are never held up longer.
           const leftUs = (this.#turnDeadline - performance.now()) * 1000;
           if (leftUs > 1) {
-            this.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, leftUs));
+            this.core.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, leftUs));
             this.#reapAll();
             this.#refill();
             this.#submitPrepared();
@@ -1158,7 +702,7 @@ export class Ring extends RingCore {
     this.#markerPending = false;
     if (!this.#armAfterTimers) return;
     this.#armAfterTimers = false;
-    if (this.closed || this.#armed) return;
+    if (this.core.closed || this.#armed) return;
     // A new turn: what completed meanwhile is reaped inline, then the
     // waiter is armed (or the ring drains) as after any flush.
     this.#inlineRounds = 0;
@@ -1168,7 +712,7 @@ export class Ring extends RingCore {
   /** O_DIRECT reads and writes prepared since the last submit. */
   #directPrepared = 0;
   /** SQPOLL rings submit through their kernel thread (never in chunks). */
-  readonly #sqpollRing: boolean = (this.flags & IORING_SETUP_SQPOLL) !== 0;
+  readonly #sqpollRing: boolean;
   #taskrunTimer: ReturnType<typeof setInterval> | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
   #inlineRounds = 0;
@@ -1177,11 +721,13 @@ export class Ring extends RingCore {
   readonly #inlineWaitBudgetUs: number = DEFAULT_INLINE_WAIT_BUDGET_US;
 
   readonly #taskrunCheck = (): void => {
-    if (this.closed || this.#inFlight === 0) return this.#stopTaskrunCheck();
-    if (this.sqFlags() & IORING_SQ_TASKRUN) {
+    if (this.core.closed || this.#inFlight === 0) {
+      return this.#stopTaskrunCheck();
+    }
+    if (this.core.sqFlags() & IORING_SQ_TASKRUN) {
       // Runs the queued task work, which posts the CQEs and wakes the
       // waiter; the CQ head is not touched, so the waiter rule holds.
-      this.enter(0, 0, IORING_ENTER_GETEVENTS);
+      this.core.enter(0, 0, IORING_ENTER_GETEVENTS);
     }
   };
 
@@ -1196,11 +742,11 @@ export class Ring extends RingCore {
     this.#armed = true;
     if (
       this.#taskrunTimer === undefined &&
-      (this.flags & IORING_SETUP_COOP_TASKRUN)
+      (this.core.flags & IORING_SETUP_COOP_TASKRUN)
     ) {
       this.#taskrunTimer = setInterval(this.#taskrunCheck, TASKRUN_CHECK_MS);
     }
-    this.#waiter ??= completionWaiter(this.fd);
+    this.#waiter ??= completionWaiter(this.core.fd);
     this.#waiterDone = this.#waiter.wait().then(this.#onWake, this.#onWake);
   }
 
@@ -1208,13 +754,13 @@ export class Ring extends RingCore {
     this.#armed = false;
     this.#inlineRounds = 0;
     this.#turnDeadline = performance.now() + this.#inlineWaitBudgetUs / 1000;
-    if (this.closed) return;
+    if (this.core.closed) return;
     if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
       // The waiter itself failed (this should not happen on a healthy
       // ring): fail what is in flight rather than spin re-arming it.
       this.#failInFlight(
         typeof result === "number"
-          ? UringError.from(result, { op: "io_uring_enter", fd: this.fd })
+          ? UringError.from(result, { op: "io_uring_enter", fd: this.core.fd })
           : result,
       );
       return;
@@ -1229,7 +775,7 @@ export class Ring extends RingCore {
   };
 
   #reapAll(): void {
-    this.reap(this.#reapOne);
+    this.core.reap(this.#reapOne);
   }
 
   /** Moves backlog requests into the SQ while the CQ budget allows. */
@@ -1286,7 +832,7 @@ export class Ring extends RingCore {
     op.keep = null;
     if (res >= 0) {
       try {
-        op.resolve(op.transform ? op.transform(res, op) : res);
+        op.resolve(op.transform ? op.transform(res) : res);
       } catch (error) {
         op.reject(error);
       }
@@ -1310,6 +856,7 @@ export class Ring extends RingCore {
         UringError.from(res, {
           op: op.spec.name,
           fd: op.fd < 0 ? undefined : op.fd,
+          path: op.path,
         }),
       );
     }
@@ -1401,12 +948,12 @@ export class Ring extends RingCore {
 
   /** Queues an ASYNC_CANCEL (internal user_data); submitted with the next flush. */
   #cancelUserData(userData: number, flags: number): void {
-    if (this.closed) return;
-    if (this.sqSpaceLeft() < 1) this.#submitPrepared();
-    const index = this.prepRaw(OPCODES.cancel.opcode, -1, userData, 0, 0, 0);
+    if (this.core.closed) return;
+    if (this.core.sqSpaceLeft() < 1) this.#submitPrepared();
+    const index = this.core.prepRaw(OPS.cancel.opcode, -1, userData, 0, 0, 0);
     if (index < 0) return;
-    this.setSqeWord(index, 7, flags);
-    this.setSqeWord(index, 9, INTERNAL);
+    this.core.setSqeWord(index, SQE_WORDS.rwFlags, flags);
+    this.core.setSqeWord(index, SQE_WORDS.userDataHigh, INTERNAL);
     this.#inFlight++;
     this.#scheduleFlush();
   }
@@ -1445,18 +992,19 @@ export class Ring extends RingCore {
     }
   }
 
-  #closeRing(): Promise<void> {
-    if (this.closed) return Promise.reject(new RingClosedError("close"));
+  /** Closes the ring: see `close()`. */
+  protected closeRing(): Promise<void> {
+    if (this.core.closed) return Promise.reject(new RingClosedError("close"));
     this.#shuttingDown = true;
     if (
       this.#closing === undefined && !this.#armed && this.#inFlight === 0 &&
-      this.sqReady() === 0 && this.#backlogHead === this.#backlog.length
+      this.core.sqReady() === 0 && this.#backlogHead === this.#backlog.length
     ) {
       // Nothing in flight: the ring closes now, not a microtask later, so
       // `ring.close(); ring.closed` is already true.
       this.#stopTaskrunCheck();
       this.#waiter?.close();
-      super.close();
+      this.core.close();
       return Promise.resolve();
     }
     this.#closing ??= this.#drainAndClose();
@@ -1490,15 +1038,15 @@ export class Ring extends RingCore {
     await this.#waiterDone;
     this.#stopTaskrunCheck();
     this.#waiter?.close();
-    super.close();
+    this.core.close();
   }
 
   /**
    * Closes the ring without waiting asynchronously: requests in flight are
    * cancelled and the thread blocks until the kernel has returned them.
    */
-  override [Symbol.dispose](): void {
-    if (this.closed) return;
+  [Symbol.dispose](): void {
+    if (this.core.closed) return;
     this.#shuttingDown = true;
     if (this.#inFlight > 0 || this.#backlog.length > this.#backlogHead) {
       for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
@@ -1511,26 +1059,23 @@ export class Ring extends RingCore {
         0,
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
       );
-      this.submit();
+      this.core.submit();
       while (this.#inFlight > 0) {
-        this.submitAndWait(1);
+        this.core.submitAndWait(1);
         this.#reapAll();
       }
     }
     if (this.#armed) {
       // The waiter may be asleep in the kernel after the reaping above: a
       // NOP left unreaped in the CQ makes its wait return.
-      const index = this.prepRaw(OPCODES.nop.opcode, -1, 0, 0, 0, 0);
-      if (index >= 0) this.setSqeWord(index, 9, INTERNAL);
-      this.submit();
+      const index = this.core.prepRaw(OPS.nop.opcode, -1, 0, 0, 0, 0);
+      if (index >= 0) {
+        this.core.setSqeWord(index, SQE_WORDS.userDataHigh, INTERNAL);
+      }
+      this.core.submit();
     }
     this.#stopTaskrunCheck();
     this.#waiter?.close();
-    super.close();
-  }
-
-  /** `await using ring = new Ring()` drains and closes it at scope end. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.closed) await this.#closeRing();
+    this.core.close();
   }
 }

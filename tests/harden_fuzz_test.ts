@@ -28,8 +28,9 @@ import {
   SubmissionQueueFullError,
   UringError,
   verifyPi,
-} from "../mod.ts";
+} from "../raw.ts";
 import { FallbackRing } from "../ring/fallback.ts";
+import type { AsyncRing } from "../ring/async_ring.ts";
 
 const RUNS = 200;
 const NEVER_OPEN = 1_000_000; // above any RLIMIT_NOFILE: always EBADF
@@ -142,7 +143,7 @@ type AnyFn = (...args: any[]) => unknown;
 
 function promiseCases(
   label: string,
-  ring: Ring | FallbackRing,
+  ring: AsyncRing,
   devNull: number,
   opened: number[],
 ): Case[] {

@@ -2,7 +2,7 @@
 // full-speed read loop, and an idle ring with nothing in flight costs no CPU.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Ring } from "../mod.ts";
+import { Ring } from "../raw.ts";
 import { pattern, withTempFile } from "./helpers.ts";
 import {
   cpuMs,
