@@ -54,6 +54,7 @@ export {
   formatBytes,
   type IoUringEnvironment,
   memlockError,
+  openFileLimit,
   pinnedBytes,
   readIoUringEnvironment,
   type SetupDiagnosis,

@@ -40,8 +40,13 @@ import { PARAMS_SIZE, ParamsView } from "../structs/params.ts";
 import { setU64Number } from "../structs/view.ts";
 import { RsrcRegisterView, RsrcUpdateView } from "../structs/rsrc.ts";
 import { probeSize, ProbeView } from "../structs/probe.ts";
-import { EBUSY, EINTR, EINVAL, ENOMEM } from "../structs/errno.ts";
-import { memlockError, pinnedBytes, setupFailure } from "./diagnose.ts";
+import { EBUSY, EINTR, EINVAL, EMFILE, ENOMEM } from "../structs/errno.ts";
+import {
+  memlockError,
+  openFileLimit,
+  pinnedBytes,
+  setupFailure,
+} from "./diagnose.ts";
 import {
   AT_FDCWD,
   IORING_ENTER_EXT_ARG,
@@ -1259,12 +1264,27 @@ export class RingCore {
     const arg = new RsrcRegisterView(new Uint8Array(32));
     arg.nr = count;
     arg.flags = IORING_RSRC_REGISTER_SPARSE;
-    this.#register(
-      IORING_REGISTER_FILES2,
-      addressNumber(arg.bytes),
-      32,
-      "register_files_sparse",
-    );
+    try {
+      this.#register(
+        IORING_REGISTER_FILES2,
+        addressNumber(arg.bytes),
+        32,
+        "register_files_sparse",
+      );
+    } catch (error) {
+      // The kernel caps a file table at the open-file limit: name it.
+      if (error instanceof UringError && error.errno === EMFILE) {
+        const { soft, hard } = openFileLimit();
+        throw new UringError(EMFILE, {
+          op: "register_files_sparse",
+          fd: this.fd,
+          detail: `${count} slots exceed RLIMIT_NOFILE (soft limit ${soft}, ` +
+            `hard ${hard}): a fixed-file table may not be larger than the ` +
+            "open-file limit; raise it (ulimit -n) or register fewer slots",
+        });
+      }
+      throw error;
+    }
     this.#registeredFiles = true;
   }
 

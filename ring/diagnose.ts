@@ -111,9 +111,30 @@ function statusField(status: string, name: string): string | undefined {
  * ```
  */
 export function memlockLimit(): { soft: number; hard: number } {
+  return resourceLimit(RLIMIT_MEMLOCK);
+}
+
+/** RLIMIT_NOFILE: the most file descriptors a process may have open. */
+const RLIMIT_NOFILE = 7;
+
+/**
+ * RLIMIT_NOFILE of this process (getrlimit): how many files it may have
+ * open, which also caps a registered-file table.
+ *
+ * @example
+ * ```ts
+ * import { openFileLimit } from "./diagnose.ts";
+ * openFileLimit().soft; // 1024 on a default Debian login
+ * ```
+ */
+export function openFileLimit(): { soft: number; hard: number } {
+  return resourceLimit(RLIMIT_NOFILE);
+}
+
+function resourceLimit(resource: number): { soft: number; hard: number } {
   // struct rlimit: two u64 (rlim_cur, rlim_max); RLIM_INFINITY is all ones.
   const limits = new BigUint64Array(2);
-  if (libc().getrlimit(RLIMIT_MEMLOCK, limits) !== 0) {
+  if (libc().getrlimit(resource, limits) !== 0) {
     return { soft: Infinity, hard: Infinity };
   }
   const toNumber = (v: bigint) =>
