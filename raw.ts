@@ -24,12 +24,18 @@
 export * from "./mod.ts";
 export {
   type CompletionHandler,
-  describeSetupFlags,
   type PinnedBuffers,
-  RING_OPTION_NAMES,
   RingCore,
-  type RingOptions,
 } from "./ring/core.ts";
+export {
+  describeSetupFlags,
+  PROMISE_OPTION_NAMES,
+  RING_OPTION_NAMES,
+  type RingOptions,
+  SETUP_FLAGS,
+  type SetupFlagRow,
+  setupRequest,
+} from "./ring/setup.ts";
 export {
   type BlockingCall,
   buildIovecs,

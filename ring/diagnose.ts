@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { libc, liburing } from "../ffi/mod.ts";
 import { closeFd } from "../sys/fd.ts";
-import { describeSetupFlags } from "./core.ts";
+import { describeSetupFlags } from "./setup.ts";
 import {
   IoUringUnavailableError,
   MemlockError,
@@ -37,6 +37,7 @@ import {
   IORING_SETUP_COOP_TASKRUN,
   IORING_SETUP_DEFER_TASKRUN,
   IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SQ_AFF,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_TASKRUN_FLAG,
   RLIMIT_MEMLOCK,
@@ -48,8 +49,6 @@ const ENFILE = 23;
 const CAP_SYS_ADMIN = 21n;
 /** CAP_IPC_LOCK: registered buffers are not charged to RLIMIT_MEMLOCK. */
 const CAP_IPC_LOCK = 14n;
-/** IORING_SETUP_SQ_AFF: pin the SQPOLL thread (needs SQPOLL). */
-const IORING_SETUP_SQ_AFF = 1 << 2;
 
 /**
  * What the process can learn about its own io_uring permissions.

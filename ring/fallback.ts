@@ -15,7 +15,11 @@
  */
 import { blockingIo, cachedAddress } from "../ffi/mod.ts";
 import type { BlockingIo } from "../ffi/mod.ts";
-import { RING_OPTION_NAMES, type RingOptions } from "./core.ts";
+import {
+  PROMISE_OPTION_NAMES,
+  RING_OPTION_NAMES,
+  type RingOptions,
+} from "./setup.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import {
   FallbackUnsupportedError,
@@ -43,9 +47,7 @@ export type FallbackOpOptions = OpOptions;
 /** Option names `Ring` accepts at setup; the fallback accepts and ignores them. */
 const FALLBACK_SETUP_OPTION_NAMES = [
   ...RING_OPTION_NAMES,
-  "fallback",
-  "threads",
-  "inlineWaitBudgetUs",
+  ...PROMISE_OPTION_NAMES,
 ];
 
 /**

@@ -36,7 +36,8 @@
 import { completionWaiter } from "../ffi/mod.ts";
 import { cachedAddress } from "../ffi/mod.ts";
 import type { CompletionWaiter } from "../ffi/mod.ts";
-import { RingCore, type RingOptions } from "./core.ts";
+import { RingCore } from "./core.ts";
+import { PROMISE_OPTION_NAMES, type RingOptions } from "./setup.ts";
 import { type OpRequest, OPS, type OpSpec } from "./ops.ts";
 import { AsyncRing, type DataOpOptions, type OpOptions } from "./async_ring.ts";
 import { RingClosedError, UringError } from "./errors.ts";
@@ -247,13 +248,6 @@ const SETTLED = 2;
 
 /** user_data high word of internal requests (cancels, linked timeouts, wakeups). */
 const INTERNAL = 1;
-
-/** Setup options only the Promise layer takes (RingCore refuses them). */
-const PROMISE_OPTION_NAMES: readonly string[] = [
-  "fallback",
-  "threads",
-  "inlineWaitBudgetUs",
-];
 
 /**
  * One io_uring instance behind a Promise API that batches requests, keeps
