@@ -255,18 +255,42 @@ function row<Args extends unknown[]>(
 
 // ------------------------------------------------------- shared encoders
 
+/** Traits of the writes: they carry attributes; the kernel reads memory. */
+const WRITE = { attributes: true } as const;
+
 /** read / write: one buffer at `offset`. */
 function dataRequest(
   spec: OpSpec,
   fd: number,
   buf: ArrayBufferView,
-  offset: number | bigint,
-  bufIndex = -1,
+  offset: Offset,
+): OpRequest {
+  return bufferRequest(spec, fd, buf, offset, -1, false);
+}
+
+/** read_fixed / write_fixed: one buffer inside registered buffer `bufIndex`. */
+function fixedRequest(
+  spec: OpSpec,
+  fd: number,
+  buf: ArrayBufferView,
+  offset: Offset,
+  bufIndex: number,
+): OpRequest {
+  return bufferRequest(spec, fd, buf, offset, bufIndex, true);
+}
+
+function bufferRequest(
+  spec: OpSpec,
+  fd: number,
+  buf: ArrayBufferView,
+  offset: Offset,
+  bufIndex: number,
+  fixed: boolean,
 ): OpRequest {
   checkFd(fd);
   checkBuffer(buf, "buf");
   const off = checkOffset(offset);
-  if (bufIndex !== -1) checkInteger(bufIndex, "bufIndex", 0, 0xffff);
+  if (fixed) checkInteger(bufIndex, "bufIndex", 0, 0xffff);
   return request(
     spec,
     fd,
@@ -371,43 +395,24 @@ export const OPS: OpTable = Object.freeze({
     "read",
     "5.6",
     { attributes: true, writesMemory: true },
-    (spec, fd: number, buf: ArrayBufferView, offset: number | bigint) =>
-      dataRequest(spec, fd, buf, offset),
+    dataRequest,
     pread,
   ),
-  write: row(
-    IORING_OP_WRITE,
-    "write",
-    "5.6",
-    { attributes: true },
-    (spec, fd: number, buf: ArrayBufferView, offset: number | bigint) =>
-      dataRequest(spec, fd, buf, offset),
-    pwrite,
-  ),
+  write: row(IORING_OP_WRITE, "write", "5.6", WRITE, dataRequest, pwrite),
   readv: row(
     IORING_OP_READV,
     "readv",
     "5.1",
     { attributes: true, writesMemory: true },
-    (
-      spec,
-      fd: number,
-      buffers: readonly ArrayBufferView[],
-      offset: number | bigint,
-    ) => vectoredRequest(spec, fd, buffers, offset),
+    vectoredRequest,
     (r) => ["preadv", [r.fd, r.addr, r.len, r.off]],
   ),
   writev: row(
     IORING_OP_WRITEV,
     "writev",
     "5.1",
-    { attributes: true },
-    (
-      spec,
-      fd: number,
-      buffers: readonly ArrayBufferView[],
-      offset: number | bigint,
-    ) => vectoredRequest(spec, fd, buffers, offset),
+    WRITE,
+    vectoredRequest,
     (r) => ["pwritev", [r.fd, r.addr, r.len, r.off]],
   ),
   readFixed: row(
@@ -415,27 +420,15 @@ export const OPS: OpTable = Object.freeze({
     "read_fixed",
     "5.1",
     { attributes: true, writesMemory: true },
-    (
-      spec,
-      fd: number,
-      buf: ArrayBufferView,
-      offset: number | bigint,
-      bufIndex: number,
-    ) => dataRequest(spec, fd, buf, offset, checkBufIndex(bufIndex)),
+    fixedRequest,
     pread,
   ),
   writeFixed: row(
     IORING_OP_WRITE_FIXED,
     "write_fixed",
     "5.1",
-    { attributes: true },
-    (
-      spec,
-      fd: number,
-      buf: ArrayBufferView,
-      offset: number | bigint,
-      bufIndex: number,
-    ) => dataRequest(spec, fd, buf, offset, checkBufIndex(bufIndex)),
+    WRITE,
+    fixedRequest,
     pwrite,
   ),
   fsync: row(
@@ -639,10 +632,6 @@ export type OpcodeName = keyof OpTable;
  * ```
  */
 export const OPCODES: Readonly<Record<OpcodeName, OpSpec>> = OPS;
-
-function checkBufIndex(bufIndex: unknown): number {
-  return checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-}
 
 /** A user_data value: an integer from 0 to 2^64-1; as a number when exact. */
 function checkUserData(userData: unknown): number {
