@@ -50,6 +50,7 @@ export {
   snapshotBuffers,
 } from "./ring/ops.ts";
 export { fillSqe, type OpcodeSpec } from "./ring/opcodes.ts";
+export { PrepHelpers } from "./ring/prep.ts";
 export { OP_OPTION_NAMES } from "./ring/async_ring.ts";
 export {
   createFallbackIfAllowed,

@@ -27,8 +27,6 @@
 import { cachedAddress, cString } from "../ffi/mod.ts";
 import type { BlockingOp } from "../ffi/mod.ts";
 import { forgetFd } from "../sys/fd.ts";
-import { TimespecView } from "../structs/iovec.ts";
-import { IOVEC_SIZE } from "../structs/iovec.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import {
   AT_FDCWD,
@@ -56,9 +54,14 @@ import {
   checkFd,
   checkInteger,
   checkOffset,
-  describe,
-  snapshotArray,
+  checkPath,
+  checkUserData,
+  iovecsOf,
+  snapshotBuffers,
+  timespec,
 } from "./validate.ts";
+
+export { buildIovecs, snapshotBuffers } from "./validate.ts";
 
 /**
  * One encoded request: the SQE fields by name plus what must outlive it.
@@ -328,29 +331,6 @@ function vectoredRequest(
     [iovecs, list],
     list,
   );
-}
-
-function checkPath(path: unknown, allowEmpty: boolean): string {
-  if (typeof path !== "string") {
-    throw new TypeError(`path must be a string, got ${describe(path)}`);
-  }
-  if (!allowEmpty && path.length === 0) {
-    throw new TypeError("path must be a non-empty string");
-  }
-  return path;
-}
-
-function timespec(ms: unknown): TimespecView {
-  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
-    throw new RangeError(
-      `timeout must be a finite, non-negative number of milliseconds, got ${
-        describe(ms)
-      }`,
-    );
-  }
-  const ts = new TimespecView(new Uint8Array(TimespecView.SIZE));
-  ts.setMilliseconds(ms);
-  return ts;
 }
 
 /** openat's result is a descriptor number that may have named another file. */
@@ -632,74 +612,3 @@ export type OpcodeName = keyof OpTable;
  * ```
  */
 export const OPCODES: Readonly<Record<OpcodeName, OpSpec>> = OPS;
-
-/** A user_data value: an integer from 0 to 2^64-1; as a number when exact. */
-function checkUserData(userData: unknown): number {
-  if (typeof userData === "bigint") {
-    if (userData < 0n || userData >= 1n << 64n) {
-      throw new RangeError(
-        `userData must be from 0 to 2^64-1, got ${userData}`,
-      );
-    }
-    return userData <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(userData) : 0;
-  }
-  if (typeof userData !== "number" || !Number.isSafeInteger(userData)) {
-    throw new TypeError(
-      `userData must be a safe integer or a bigint, got ${describe(userData)}`,
-    );
-  }
-  if (userData < 0) {
-    throw new RangeError(`userData must not be negative, got ${userData}`);
-  }
-  return userData;
-}
-
-/**
- * Snapshots and checks the buffers of a vectored request or a buffer
- * registration: 1 to 1024 (UIO_MAXIOV) live, fixed-length views. The
- * caller's array is read once; only the snapshot is used afterwards.
- *
- * @example
- * ```ts
- * import { snapshotBuffers } from "./ops.ts";
- * snapshotBuffers([new Uint8Array(4)]).length; // 1
- * ```
- */
-export function snapshotBuffers(
-  buffers: readonly ArrayBufferView[],
-  name = "buffers",
-): ArrayBufferView[] {
-  const list = snapshotArray(buffers, name, 1, 1024, "buffers (UIO_MAXIOV)");
-  for (let i = 0; i < list.length; i++) checkBuffer(list[i], `${name}[${i}]`);
-  return list;
-}
-
-/** The native `struct iovec` array over a checked snapshot. */
-function iovecsOf(list: readonly ArrayBufferView[]): Uint8Array {
-  const iovecs = new Uint8Array(list.length * IOVEC_SIZE);
-  const dv = new DataView(iovecs.buffer);
-  for (let i = 0; i < list.length; i++) {
-    const buf = list[i];
-    const address = cachedAddress(buf);
-    dv.setUint32(i * IOVEC_SIZE, address >>> 0, true);
-    dv.setUint32(i * IOVEC_SIZE + 4, Math.floor(address / 0x1_0000_0000), true);
-    dv.setUint32(i * IOVEC_SIZE + 8, buf.byteLength, true);
-  }
-  return iovecs;
-}
-
-/**
- * Builds a native `struct iovec` array over `buffers` (read once).
- *
- * @example
- * ```ts
- * import { buildIovecs } from "./ops.ts";
- * buildIovecs([new Uint8Array(4), new Uint8Array(8)]).byteLength; // 32
- * ```
- */
-export function buildIovecs(
-  buffers: readonly ArrayBufferView[],
-  name = "buffers",
-): Uint8Array {
-  return iovecsOf(snapshotBuffers(buffers, name));
-}
