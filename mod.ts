@@ -25,6 +25,7 @@
  * @module
  */
 export { Ring, type RingSetupOptions } from "./ring/ring.ts";
+export type { RingOptions } from "./ring/setup.ts";
 export {
   AsyncRing,
   type DataOpOptions,
@@ -71,6 +72,7 @@ export type { PiChecks, PiOptions } from "./ring/attributes.ts";
 export {
   type KernelProfile,
   probe,
+  type ProbeGuard,
   type ProbeResult,
   type TargetFormat,
   type TargetProfile,
@@ -97,7 +99,7 @@ export {
 export { alignedBuffer } from "./sys/memory.ts";
 export { closeFd, openFd } from "./sys/fd.ts";
 export { statxFd, statxPath } from "./sys/stat.ts";
-export type { Statx } from "./structs/statx.ts";
+export type { Statx, StatxTimestamp } from "./structs/statx.ts";
 export { NativeLibraryError } from "./ffi/mod.ts";
 export {
   AT_EMPTY_PATH,

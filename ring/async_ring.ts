@@ -105,7 +105,11 @@ export abstract class AsyncRing {
   /** Closes the ring at once (`using`), cancelling what is in flight. */
   abstract [Symbol.dispose](): void;
 
-  /** Submits one checked request; the backend's whole job. */
+  /**
+   * Submits one checked request; the backend's whole job.
+   *
+   * @ignore
+   */
   protected abstract submitRequest(
     req: OpRequest,
     options: OpOptions | undefined,

@@ -194,6 +194,8 @@ export class FallbackRing extends AsyncRing {
    * refused (dropping it would drop the integrity checks silently); a
    * fixed-buffer request is checked against the registration as the
    * kernel would (EFAULT).
+   *
+   * @ignore
    */
   protected submitRequest(
     req: OpRequest,

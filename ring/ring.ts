@@ -122,7 +122,8 @@ export interface RingSetupOptions extends RingOptions {
 /**
  * One io_uring instance behind a Promise API that batches requests, keeps
  * their buffers alive and delivers completions without blocking the event
- * loop. The liburing-style ring is {@linkcode Ring.core}: use either its
+ * loop. The liburing-style ring under it is `ring.core`, a `RingCore`
+ * (from `raw.ts`): use either its
  * CQ methods (`peekCqe`, `reap`, ...) or the Promise methods on one ring,
  * since once a Promise method has been called, the completion pump owns
  * the CQ.
@@ -143,7 +144,12 @@ export interface RingSetupOptions extends RingOptions {
  * ```
  */
 export class Ring extends AsyncRing {
-  /** The liburing-style ring under the Promise API. */
+  /**
+   * The liburing-style ring under the Promise API (a `RingCore`, documented
+   * with the low-level layer in `raw.ts`).
+   *
+   * @ignore
+   */
   readonly core: RingCore;
   readonly #pump: CompletionPump;
 
@@ -290,7 +296,12 @@ export class Ring extends AsyncRing {
 
   // ----------------------------------------------------- to the pump
 
-  /** Takes a checked request into the pending table (and the SQ, or the backlog). */
+  /**
+   * Takes a checked request into the pending table (and the SQ, or the
+   * backlog).
+   *
+   * @ignore
+   */
   protected submitRequest(
     req: OpRequest,
     options: OpOptions | undefined,

@@ -7,7 +7,6 @@
  *
  * @module
  */
-import type { RingCore } from "./core.ts";
 import { checkInteger, checkOptions } from "./validate.ts";
 import { PARAMS_SIZE, ParamsView } from "../structs/params.ts";
 import {
@@ -66,8 +65,11 @@ export interface RingOptions {
   iopoll?: boolean;
   /** IORING_SETUP_SUBMIT_ALL: keep submitting a batch after one SQE fails. */
   submitAll?: boolean;
-  /** IORING_SETUP_ATTACH_WQ: share the kernel worker pool of another ring (`ring.core` of a `Ring`). */
-  attachWq?: RingCore;
+  /**
+   * IORING_SETUP_ATTACH_WQ: share the kernel worker pool of another ring, a
+   * `RingCore` (`ring.core` of a `Ring`); anything else is refused.
+   */
+  attachWq?: { readonly fd: number };
   /** Further raw IORING_SETUP_* bits. */
   flags?: number;
 }
