@@ -57,8 +57,8 @@ export {
   type FallbackOpOptions,
 } from "./ring/fallback.ts";
 export {
+  bytesInWords,
   diagnoseSetupFailure,
-  formatBytes,
   type IoUringEnvironment,
   memlockError,
   openFileLimit,

@@ -200,11 +200,11 @@ function olderThan(release: string, since: string): boolean {
  *
  * @example
  * ```ts
- * import { formatBytes } from "./diagnose.ts";
- * formatBytes(65536); // "64 KiB (65536 bytes)"
+ * import { bytesInWords } from "./diagnose.ts";
+ * bytesInWords(65536); // "64 KiB (65536 bytes)"
  * ```
  */
-export function formatBytes(bytes: number): string {
+export function bytesInWords(bytes: number): string {
   if (bytes === Infinity) return "unlimited";
   const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -360,7 +360,7 @@ export function diagnoseSetupFailure(
       kind: "memory",
       reason:
         `the kernel could not allocate the ring's memory. Before Linux 5.12 rings are charged to RLIMIT_MEMLOCK (${
-          formatBytes(soft)
+          bytesInWords(soft)
         } here, this is ${env.release}); raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker) ` +
         "or ask for fewer entries. " + FALLBACK_HINT,
     };
@@ -502,12 +502,12 @@ export function memlockError(
   }
   const detail = capIpcLock
     ? `registering ${
-      formatBytes(neededBytes)
+      bytesInWords(neededBytes)
     } of buffers failed although this process has CAP_IPC_LOCK (no memlock accounting): the system is short of memory it can pin`
     : `registered buffers are charged to RLIMIT_MEMLOCK: the limit is ${
-      formatBytes(soft)
-    } (hard limit ${formatBytes(hard)}) and these buffers need ${
-      formatBytes(neededBytes)
+      bytesInWords(soft)
+    } (hard limit ${bytesInWords(hard)}) and these buffers need ${
+      bytesInWords(neededBytes)
     }, plus memory this user has locked already (other rings, mlock). ` +
       "Raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker, /etc/security/limits.conf), " +
       "register fewer or smaller buffers, or use the non-fixed read/write";
