@@ -9,7 +9,7 @@
  * @module
  */
 import { type OpRequest, type OpRow, OPS } from "./ops.ts";
-import { checkOptions } from "./validate.ts";
+import { checkOptions, OP_OPTION_NAMES } from "./validate.ts";
 import { attributeNames, type PiOptions } from "./attributes.ts";
 import type { Statx } from "../structs/statx.ts";
 import { AT_FDCWD, O_CLOEXEC } from "../structs/constants.ts";
@@ -51,17 +51,7 @@ export interface DataOpOptions extends OpOptions {
   pi?: PiOptions;
 }
 
-/**
- * Option names every Promise method takes (`signal`, `timeoutMs`), on the
- * io_uring backend and on the fallback alike.
- *
- * @example
- * ```ts
- * import { OP_OPTION_NAMES } from "./async_ring.ts";
- * OP_OPTION_NAMES.includes("signal"); // true
- * ```
- */
-export const OP_OPTION_NAMES: readonly string[] = ["signal", "timeoutMs"];
+export { OP_OPTION_NAMES } from "./validate.ts";
 
 const DATA_OPTION_NAMES: readonly string[] = [
   ...OP_OPTION_NAMES,

@@ -100,8 +100,9 @@ function fastDefaultsSupported(): boolean {
  *
  * @example
  * ```ts
- * import type { RingSetupOptions } from "./ring.ts";
+ * import { Ring, type RingSetupOptions } from "./ring.ts";
  * const options: RingSetupOptions = { entries: 128, fallback: true };
+ * await using ring = Ring.open(options); // new Ring() refuses `fallback`
  * ```
  */
 export interface RingSetupOptions extends RingOptions {

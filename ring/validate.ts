@@ -6,7 +6,7 @@
  * @module
  */
 
-import { cachedAddress, cString } from "../ffi/mod.ts";
+import { cachedAddress } from "../ffi/mod.ts";
 import { IOVEC_SIZE, TimespecView } from "../structs/iovec.ts";
 import {
   AT_EMPTY_PATH,
@@ -285,33 +285,6 @@ export function statxArguments(
     "mask",
   );
   return { dirfd, path, flags, mask };
-}
-
-/**
- * The checked arguments of an openat request: the NUL-terminated path and
- * the directory fd it is relative to (AT_FDCWD unless `options.dirfd`).
- *
- * @example
- * ```ts
- * import { openatArguments } from "./validate.ts";
- * openatArguments("/etc/hostname", 0, 0o644, undefined).dirfd; // -100
- * ```
- */
-export function openatArguments(
-  path: unknown,
-  flags: unknown,
-  mode: unknown,
-  options: { dirfd?: number } | undefined,
-): { pathBytes: Uint8Array; dirfd: number } {
-  if (typeof path !== "string" || path.length === 0) {
-    throw new TypeError("path must be a non-empty string");
-  }
-  checkInteger(flags, "flags", 0, 0x7fffffff);
-  checkInteger(mode, "mode", 0, 0o7777);
-  checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
-  const dirfd = options?.dirfd ?? AT_FDCWD;
-  if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-  return { pathBytes: cString(path), dirfd };
 }
 
 /**
