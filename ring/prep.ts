@@ -39,6 +39,14 @@ export abstract class PrepHelpers {
     packed?: PackedAttributes | null,
   ): SqeView;
 
+  /** Packs `attributes` for `req`'s opcode (checked first) and prepares it. */
+  #attributed(
+    req: OpRequest,
+    attributes: AttributeOptions | undefined,
+  ): SqeView {
+    return this.prepRequest(req, packAttributes(attributes, req.spec));
+  }
+
   /** IORING_OP_NOP. */
   prepNop(): SqeView {
     return this.prepRequest(OPS.nop.encode());
@@ -56,8 +64,7 @@ export abstract class PrepHelpers {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.read.encode(fd, buf, offset);
-    return this.prepRequest(req, packAttributes(attributes, OPS.read));
+    return this.#attributed(OPS.read.encode(fd, buf, offset), attributes);
   }
 
   /** IORING_OP_WRITE of `buf` at `offset` (-1: the current file position). */
@@ -67,8 +74,7 @@ export abstract class PrepHelpers {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.write.encode(fd, buf, offset);
-    return this.prepRequest(req, packAttributes(attributes, OPS.write));
+    return this.#attributed(OPS.write.encode(fd, buf, offset), attributes);
   }
 
   /** IORING_OP_READV: scatter into `buffers` from `offset`. */
@@ -78,8 +84,7 @@ export abstract class PrepHelpers {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.readv.encode(fd, buffers, offset);
-    return this.prepRequest(req, packAttributes(attributes, OPS.readv));
+    return this.#attributed(OPS.readv.encode(fd, buffers, offset), attributes);
   }
 
   /** IORING_OP_WRITEV: gather `buffers` and write them at `offset`. */
@@ -89,8 +94,7 @@ export abstract class PrepHelpers {
     offset: number | bigint,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.writev.encode(fd, buffers, offset);
-    return this.prepRequest(req, packAttributes(attributes, OPS.writev));
+    return this.#attributed(OPS.writev.encode(fd, buffers, offset), attributes);
   }
 
   /**
@@ -104,8 +108,10 @@ export abstract class PrepHelpers {
     bufIndex: number,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.readFixed.encode(fd, buf, offset, bufIndex);
-    return this.prepRequest(req, packAttributes(attributes, OPS.readFixed));
+    return this.#attributed(
+      OPS.readFixed.encode(fd, buf, offset, bufIndex),
+      attributes,
+    );
   }
 
   /** IORING_OP_WRITE_FIXED of `buf`, inside registered buffer `bufIndex`. */
@@ -116,8 +122,10 @@ export abstract class PrepHelpers {
     bufIndex: number,
     attributes?: AttributeOptions,
   ): SqeView {
-    const req = OPS.writeFixed.encode(fd, buf, offset, bufIndex);
-    return this.prepRequest(req, packAttributes(attributes, OPS.writeFixed));
+    return this.#attributed(
+      OPS.writeFixed.encode(fd, buf, offset, bufIndex),
+      attributes,
+    );
   }
 
   /**
