@@ -2,107 +2,36 @@
  * `uring`: io_uring for Deno and Bun, with read/write attributes and
  * T10/NVMe Protection Information.
  *
+ * What applications use: {@linkcode Ring} (the Promise API on io_uring;
+ * `Ring.open({ fallback: true })` for a thread-pool fallback where io_uring
+ * is unavailable), {@linkcode openFile} (a file handle over a shared ring),
+ * the errors, the PI functions and formats ({@linkcode generatePi},
+ * {@linkcode verifyPi}), {@linkcode probe}, {@linkcode alignedBuffer}, and
+ * the `O_*`, `AT_*`, `FALLOC_FL_*` and `STATX_*` constants the methods
+ * take. The liburing-style layer (`RingCore`, `prep*`, struct views, every
+ * kernel constant) is in `./raw.ts`.
+ *
  * @example
  * ```ts
- * import { Ring } from "./mod.ts";
- * using ring = new Ring({ entries: 8 });
- * ring.prepNop().userData = 1n;
- * ring.submitAndWait(1);
- * console.log(ring.peekCqe()?.res); // 0
- * ring.cqAdvance(1);
+ * import { O_CREAT, O_RDWR, Ring } from "./mod.ts";
+ * await using ring = new Ring();
+ * const fd = await ring.openat("/dev/shm/uring-mod-example", O_RDWR | O_CREAT);
+ * await ring.write(fd, new TextEncoder().encode("hello"), 0);
+ * const back = new Uint8Array(5);
+ * await ring.read(fd, back, 0);
+ * await ring.closeFd(fd);
  * ```
  *
  * @module
  */
+export { Ring, type RingSetupOptions } from "./ring/ring.ts";
+export type { RingOptions } from "./ring/setup.ts";
 export {
+  AsyncRing,
   type DataOpOptions,
   type OpOptions,
-  Ring,
-  type RingSetupOptions,
-} from "./ring/ring.ts";
-export {
-  createFallbackIfAllowed,
-  type FallbackOpOptions,
-  FallbackRing,
-  type FallbackRingOptions,
-} from "./ring/fallback.ts";
-export {
-  diagnoseSetupFailure,
-  formatBytes,
-  type IoUringEnvironment,
-  type IoUringStatus,
-  ioUringStatus,
-  memlockError,
-  memlockLimit,
-  pinnedBytes,
-  readIoUringEnvironment,
-  type SetupDiagnosis,
-  setupFailure,
-} from "./ring/diagnose.ts";
-export {
-  FallbackUnsupportedError,
-  IoUringUnavailableError,
-  MemlockError,
-  type MemlockInit,
-  type UnavailableInit,
-  type UnavailableKind,
-} from "./ring/setup_errors.ts";
-export {
-  applyAttributes,
-  type AttributeKind,
-  attributeNames,
-  type AttributeOptions,
-  attributesFrom,
-  AttributeTable,
-  DEFAULT_ATTRIBUTES,
-  defineAttribute,
-  packAttributes,
-  type PackedAttributes,
-  PI_ATTRIBUTE,
-  type PiAttribute,
-  piCheckFlags,
-  type PiChecks,
-  type PiOptions,
-  type SqeWordWriter,
-} from "./ring/attributes.ts";
-export {
-  type DirectAlignment,
-  directAlignment,
-  KernelTooOldError,
-  type PiRequest,
-  requireRwAttr,
-  targetOfFd,
-  validatePiRequest,
-} from "./ring/pi_validate.ts";
-export {
-  type AttributeRequestInfo,
-  checksOf,
-  type DiagnoseInput,
-  diagnoseIntegrity,
-  explainAttributeError,
-  type IntegrityDiagnosis,
-  IntegrityError,
-  type IntegrityInterval,
-  piFormatOf,
-  type PiLayout,
-  rereadFor,
-} from "./ring/integrity.ts";
-export {
-  featureNames,
-  type KernelProfile,
-  kernelRelease,
-  probe,
-  probeFd,
-  type ProbeGuard,
-  probeKernel,
-  type ProbeResult,
-  probeTarget,
-  releaseAtLeast,
-  sysfsFormat,
-  type TargetFormat,
-  type TargetProfile,
-} from "./ring/probe.ts";
-export { statxFd, statxPath } from "./sys/stat.ts";
+} from "./ring/async_ring.ts";
+export { FallbackRing, type FallbackRingOptions } from "./ring/fallback.ts";
 export {
   defaultRing,
   openFile,
@@ -110,16 +39,6 @@ export {
   openFlags,
   UringFile,
 } from "./ring/file.ts";
-export * from "./pi/mod.ts";
-export {
-  buildIovecs,
-  type CompletionHandler,
-  describeSetupFlags,
-  type PinnedBuffers,
-  RingCore,
-  type RingOptions,
-} from "./ring/core.ts";
-export { type OpcodeName, OPCODES, type OpcodeSpec } from "./ring/opcodes.ts";
 export {
   RingClosedError,
   SubmissionQueueFullError,
@@ -127,13 +46,87 @@ export {
   type UringErrorContext,
 } from "./ring/errors.ts";
 export {
-  closeFd,
-  eventFd,
-  fileStatusFlags,
-  openFd,
-  pipeFds,
-  writeFd,
-} from "./sys/fd.ts";
+  FallbackUnsupportedError,
+  IoUringUnavailableError,
+  MemlockError,
+  type UnavailableKind,
+} from "./ring/setup_errors.ts";
+export {
+  type IoUringStatus,
+  ioUringStatus,
+  memlockLimit,
+} from "./ring/diagnose.ts";
+export {
+  IntegrityError,
+  type IntegrityInterval,
+  piFormatOf,
+  type PiLayout,
+} from "./ring/integrity.ts";
+export {
+  type DirectAlignment,
+  directAlignment,
+  KernelTooOldError,
+  PiUnsupportedError,
+} from "./ring/pi_validate.ts";
+export type { PiChecks, PiOptions } from "./ring/attributes.ts";
+export {
+  type KernelProfile,
+  probe,
+  type ProbeGuard,
+  type ProbeResult,
+  type TargetFormat,
+  type TargetProfile,
+} from "./ring/probe.ts";
+export {
+  crc16T10Dif,
+  crc32c,
+  crc64Nvme,
+  type CrcBackend,
+  crcBackend,
+  generatePi,
+  nativeCrcAvailable,
+  type PiError,
+  type PiFormatOptions,
+  type PiGuard,
+  piMetadataLength,
+  type PiRefTag,
+  piTupleSize,
+  type PiVerifyOptions,
+  type PiVerifyResult,
+  useCrcBackend,
+  verifyPi,
+} from "./pi/mod.ts";
 export { alignedBuffer } from "./sys/memory.ts";
-export { addressOf, NativeLibraryError, runtimeName } from "./ffi/mod.ts";
-export * from "./structs/mod.ts";
+export { closeFd, openFd } from "./sys/fd.ts";
+export { statxFd, statxPath } from "./sys/stat.ts";
+export type { Statx, StatxTimestamp } from "./structs/statx.ts";
+export { NativeLibraryError } from "./ffi/mod.ts";
+export {
+  AT_EMPTY_PATH,
+  AT_FDCWD,
+  AT_SYMLINK_NOFOLLOW,
+  FALLOC_FL_KEEP_SIZE,
+  FALLOC_FL_PUNCH_HOLE,
+  FALLOC_FL_ZERO_RANGE,
+  O_APPEND,
+  O_CLOEXEC,
+  O_CREAT,
+  O_DIRECT,
+  O_DIRECTORY,
+  O_DSYNC,
+  O_EXCL,
+  O_LARGEFILE,
+  O_NOATIME,
+  O_NOCTTY,
+  O_NOFOLLOW,
+  O_NONBLOCK,
+  O_PATH,
+  O_RDONLY,
+  O_RDWR,
+  O_SYNC,
+  O_TRUNC,
+  O_WRONLY,
+  STATX_BASIC_STATS,
+  STATX_BTIME,
+  STATX_DIOALIGN,
+} from "./structs/constants.ts";

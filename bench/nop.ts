@@ -15,7 +15,7 @@
  * @module
  */
 import process from "node:process";
-import { IORING_OP_NOP, RingCore } from "../mod.ts";
+import { IORING_OP_NOP, RingCore } from "../raw.ts";
 
 // A local constant, as the C program's compile-time one: an imported binding
 // is read from its module cell (with a check) on every iteration.
@@ -26,7 +26,7 @@ const NOP = IORING_OP_NOP;
  *
  * @example
  * ```ts
- * import { RingCore } from "../mod.ts";
+ * import { RingCore } from "../raw.ts";
  * import { runNops } from "./nop.ts";
  * const ring = new RingCore({ entries: 128, noSqArray: false });
  * console.log(runNops(ring, 128, 1_000_000));

@@ -34,7 +34,7 @@ import {
   openFd,
   Ring,
   runtimeName,
-} from "../mod.ts";
+} from "../raw.ts";
 
 const BLOCK = 4096;
 

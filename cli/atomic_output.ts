@@ -201,7 +201,7 @@ export class AtomicOutput {
     await step("sync", () => this.#ring.fsync(this.fd));
     await step("close", async () => {
       this.#open = false;
-      await this.#ring.close(this.fd);
+      await this.#ring.closeFd(this.fd);
     });
     await step("create", () => renameSync(this.temporaryPath, this.path));
     const dir = dirname(this.path);

@@ -96,7 +96,7 @@ export async function writeTestFile(
       }
       progress.done();
     } finally {
-      await ring.close(fd);
+      await ring.closeFd(fd);
     }
   });
 }

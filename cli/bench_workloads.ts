@@ -185,7 +185,7 @@ export async function uringIo(job: IoJob): Promise<WorkloadResult> {
       lag,
     };
   } finally {
-    if (fd >= 0) await ring.close(fd);
+    if (fd >= 0) await ring.closeFd(fd);
     await ring.close();
   }
 }

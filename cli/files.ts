@@ -150,7 +150,7 @@ export function requireBlockDevice(path: string): Statx {
  * import { openThroughRing } from "./files.ts";
  * await using ring = new Ring();
  * const fd = await openThroughRing(ring, "/etc/hostname", 0);
- * await ring.close(fd);
+ * await ring.closeFd(fd);
  * ```
  */
 export async function openThroughRing(

@@ -46,7 +46,7 @@ export async function withRing<T>(
 export async function closeQuietly(ring: Ring, fd: number): Promise<void> {
   if (fd < 0) return;
   try {
-    await ring.close(fd);
+    await ring.closeFd(fd);
   } catch {
     // Already reported the failure that brought us here.
   }

@@ -3,10 +3,11 @@
 // (The Promise API of examples/deno.ts runs unchanged on Bun too.)
 import { rmSync } from "node:fs";
 import process from "node:process";
-import { closeFd, O_CREAT, O_RDWR, openFd, Ring } from "../mod.ts";
+import { closeFd, O_CREAT, O_RDWR, openFd } from "../mod.ts";
+import { RingCore } from "../raw.ts";
 
 const path = `/dev/shm/uring-example-bun-${process.pid}`;
-using ring = new Ring({ entries: 8 });
+using ring = new RingCore({ entries: 8 });
 const fd = openFd(path, O_RDWR | O_CREAT);
 const data = new TextEncoder().encode("hello");
 ring.prepWrite(fd, data, 0).userData = 1n;

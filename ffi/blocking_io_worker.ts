@@ -44,6 +44,8 @@ function run(op: BlockingOp, a: readonly number[]): number {
       return lib.statx(...a);
     case "fallocate":
       return lib.fallocate(...a);
+    case "ftruncate":
+      return lib.ftruncate(a[0], a[1]);
   }
 }
 

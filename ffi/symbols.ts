@@ -101,6 +101,8 @@ export const BLOCKING_IO_SYMBOLS = {
   },
   /** int fallocate(int fd, int mode, off_t offset, off_t len) */
   fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
+  /** int ftruncate(int fd, off_t length) */
+  ftruncate: { args: ["i32", "i64"], result: "i32" },
   __errno_location: { args: [], result: "address" },
 } as const satisfies SymbolTable;
 

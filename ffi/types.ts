@@ -170,7 +170,8 @@ export type BlockingOp =
   | "openat"
   | "close"
   | "statx"
-  | "fallocate";
+  | "fallocate"
+  | "ftruncate";
 
 /**
  * A small pool of threads that make blocking file system calls, so the JS

@@ -10,7 +10,7 @@
  * @module
  */
 import process from "node:process";
-import { isal, runtimeName } from "../ffi/mod.ts";
+import { isal, U64_AS_BIGINT } from "../ffi/mod.ts";
 import { crc16Register } from "./crc16.ts";
 import { crc32cRegister } from "./crc32c.ts";
 
@@ -34,13 +34,6 @@ type IsaL = NonNullable<ReturnType<typeof isal>>;
  * ISA-L 23-62 ns; 24 bytes: TypeScript 38-54 ns, ISA-L 17-30 ns).
  */
 export const NATIVE_MIN_BYTES = 24;
-
-/**
- * Deno's fast FFI path takes a `u64` argument only as a bigint; a number
- * falls back to the slow path (measured 110 ns against 25 ns per call).
- * Bun is fastest with a number (17 ns against 29 ns with a bigint).
- */
-const U64_AS_BIGINT = runtimeName === "deno";
 
 /** `crc32_iscsi` takes an `int` length: larger inputs go in chunks. */
 const ISCSI_MAX_CHUNK = 1 << 30;

@@ -17,7 +17,7 @@
  */
 import { addressNumber } from "../ffi/mod.ts";
 import { ATTR_PI_SIZE, AttrPiView } from "../structs/attr_pi.ts";
-import type { SqeView } from "../structs/sqe.ts";
+import { SQE_WORDS, type SqeView } from "../structs/sqe.ts";
 import {
   IO_INTEGRITY_CHK_APPTAG,
   IO_INTEGRITY_CHK_GUARD,
@@ -25,7 +25,8 @@ import {
   IO_INTEGRITY_VALID_FLAGS,
   IORING_RW_ATTR_FLAG_PI,
 } from "../structs/constants.ts";
-import { type OpcodeName, OPCODES, type OpcodeSpec } from "./opcodes.ts";
+import { type OpcodeName, OPCODES } from "./ops.ts";
+import type { OpcodeSpec } from "./opcodes.ts";
 import { checkBuffer, checkOptions, describe } from "./validate.ts";
 
 /**
@@ -577,9 +578,8 @@ export interface SqeWordWriter {
   setSqeWord(index: number, word: number, value: number): void;
 }
 
-// SQE words 12-13 are attr_ptr, 14-15 attr_type_mask (bytes 48 and 56).
-const ATTR_PTR_WORD = 12;
-const ATTR_MASK_WORD = 14;
+const ATTR_PTR_WORD = SQE_WORDS.attrPtr;
+const ATTR_MASK_WORD = SQE_WORDS.attrTypeMask;
 const TWO_32 = 0x1_0000_0000;
 
 /**

@@ -17,7 +17,7 @@
 import { readFileSync } from "node:fs";
 import { libc, liburing } from "../ffi/mod.ts";
 import { closeFd } from "../sys/fd.ts";
-import { describeSetupFlags } from "./core.ts";
+import { describeSetupFlags } from "./setup.ts";
 import {
   IoUringUnavailableError,
   MemlockError,
@@ -37,6 +37,7 @@ import {
   IORING_SETUP_COOP_TASKRUN,
   IORING_SETUP_DEFER_TASKRUN,
   IORING_SETUP_SINGLE_ISSUER,
+  IORING_SETUP_SQ_AFF,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_TASKRUN_FLAG,
   RLIMIT_MEMLOCK,
@@ -48,8 +49,6 @@ const ENFILE = 23;
 const CAP_SYS_ADMIN = 21n;
 /** CAP_IPC_LOCK: registered buffers are not charged to RLIMIT_MEMLOCK. */
 const CAP_IPC_LOCK = 14n;
-/** IORING_SETUP_SQ_AFF: pin the SQPOLL thread (needs SQPOLL). */
-const IORING_SETUP_SQ_AFF = 1 << 2;
 
 /**
  * What the process can learn about its own io_uring permissions.
@@ -111,9 +110,30 @@ function statusField(status: string, name: string): string | undefined {
  * ```
  */
 export function memlockLimit(): { soft: number; hard: number } {
+  return resourceLimit(RLIMIT_MEMLOCK);
+}
+
+/** RLIMIT_NOFILE: the most file descriptors a process may have open. */
+const RLIMIT_NOFILE = 7;
+
+/**
+ * RLIMIT_NOFILE of this process (getrlimit): how many files it may have
+ * open, which also caps a registered-file table.
+ *
+ * @example
+ * ```ts
+ * import { openFileLimit } from "./diagnose.ts";
+ * openFileLimit().soft; // 1024 on a default Debian login
+ * ```
+ */
+export function openFileLimit(): { soft: number; hard: number } {
+  return resourceLimit(RLIMIT_NOFILE);
+}
+
+function resourceLimit(resource: number): { soft: number; hard: number } {
   // struct rlimit: two u64 (rlim_cur, rlim_max); RLIM_INFINITY is all ones.
   const limits = new BigUint64Array(2);
-  if (libc().getrlimit(RLIMIT_MEMLOCK, limits) !== 0) {
+  if (libc().getrlimit(resource, limits) !== 0) {
     return { soft: Infinity, hard: Infinity };
   }
   const toNumber = (v: bigint) =>
@@ -180,11 +200,11 @@ function olderThan(release: string, since: string): boolean {
  *
  * @example
  * ```ts
- * import { formatBytes } from "./diagnose.ts";
- * formatBytes(65536); // "64 KiB (65536 bytes)"
+ * import { bytesInWords } from "./diagnose.ts";
+ * bytesInWords(65536); // "64 KiB (65536 bytes)"
  * ```
  */
-export function formatBytes(bytes: number): string {
+export function bytesInWords(bytes: number): string {
   if (bytes === Infinity) return "unlimited";
   const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
   let value = bytes;
@@ -205,7 +225,7 @@ function groupName(gid: number): string {
 }
 
 const FALLBACK_HINT =
-  "Otherwise, new Ring({ fallback: true }) keeps the same Promise API on a thread pool (slower, and without PI).";
+  "Otherwise, Ring.open({ fallback: true }) keeps the same Promise API on a thread pool (slower, and without PI).";
 
 /**
  * The diagnosis of a failed io_uring_setup: which kind of failure, and the
@@ -340,7 +360,7 @@ export function diagnoseSetupFailure(
       kind: "memory",
       reason:
         `the kernel could not allocate the ring's memory. Before Linux 5.12 rings are charged to RLIMIT_MEMLOCK (${
-          formatBytes(soft)
+          bytesInWords(soft)
         } here, this is ${env.release}); raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker) ` +
         "or ask for fewer entries. " + FALLBACK_HINT,
     };
@@ -482,12 +502,12 @@ export function memlockError(
   }
   const detail = capIpcLock
     ? `registering ${
-      formatBytes(neededBytes)
+      bytesInWords(neededBytes)
     } of buffers failed although this process has CAP_IPC_LOCK (no memlock accounting): the system is short of memory it can pin`
     : `registered buffers are charged to RLIMIT_MEMLOCK: the limit is ${
-      formatBytes(soft)
-    } (hard limit ${formatBytes(hard)}) and these buffers need ${
-      formatBytes(neededBytes)
+      bytesInWords(soft)
+    } (hard limit ${bytesInWords(hard)}) and these buffers need ${
+      bytesInWords(neededBytes)
     }, plus memory this user has locked already (other rings, mlock). ` +
       "Raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker, /etc/security/limits.conf), " +
       "register fewer or smaller buffers, or use the non-fixed read/write";

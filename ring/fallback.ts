@@ -13,42 +13,28 @@
  *
  * @module
  */
+import { blockingIo, cachedAddress } from "../ffi/mod.ts";
+import type { BlockingIo } from "../ffi/mod.ts";
 import {
-  addressNumber,
-  blockingIo,
-  cachedAddress,
-  cString,
-} from "../ffi/mod.ts";
-import type { BlockingIo, BlockingOp } from "../ffi/mod.ts";
-import { buildIovecs, RING_OPTION_NAMES, type RingOptions } from "./core.ts";
+  PROMISE_OPTION_NAMES,
+  RING_OPTION_NAMES,
+  type RingOptions,
+} from "./setup.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import {
   FallbackUnsupportedError,
   IoUringUnavailableError,
   type UnavailableKind,
 } from "./setup_errors.ts";
-import {
-  checkBuffer,
-  checkFd,
-  checkInteger,
-  checkOffset,
-  checkOptions,
-  OP_OPTION_NAMES,
-  openatArguments,
-  statxArguments,
-} from "./validate.ts";
+import { checkInteger, checkOptions } from "./validate.ts";
 import { attributeNames } from "./attributes.ts";
-import { type Statx, StatxView } from "../structs/statx.ts";
-import { O_CLOEXEC } from "../structs/constants.ts";
-import { forgetFd } from "../sys/fd.ts";
-import { EBUSY, EFAULT } from "../structs/errno.ts";
-
-/** errno ENXIO: what the kernel answers when no buffers are registered. */
-const ENXIO = 6;
+import { AsyncRing, type OpOptions } from "./async_ring.ts";
+import { type OpRequest, snapshotBuffers } from "./ops.ts";
+import { EBUSY, EFAULT, ENXIO } from "../structs/errno.ts";
 
 /**
- * Options every Promise method of {@linkcode FallbackRing} takes (the same
- * as `Ring`'s `OpOptions`).
+ * Options every Promise method of {@linkcode FallbackRing} takes: the same
+ * as `Ring`'s.
  *
  * @example
  * ```ts
@@ -56,19 +42,12 @@ const ENXIO = 6;
  * const o: FallbackOpOptions = { timeoutMs: 100 };
  * ```
  */
-export interface FallbackOpOptions {
-  /** Aborting rejects the request with the signal's reason. */
-  signal?: AbortSignal;
-  /** Rejects with a `TimeoutError` after this many ms. */
-  timeoutMs?: number;
-}
+export type FallbackOpOptions = OpOptions;
 
 /** Option names `Ring` accepts at setup; the fallback accepts and ignores them. */
 const FALLBACK_SETUP_OPTION_NAMES = [
   ...RING_OPTION_NAMES,
-  "fallback",
-  "threads",
-  "inlineWaitBudgetUs",
+  ...PROMISE_OPTION_NAMES,
 ];
 
 /**
@@ -82,7 +61,7 @@ const FALLBACK_SETUP_OPTION_NAMES = [
  * ```
  */
 export interface FallbackRingOptions extends RingOptions {
-  /** Accepted so `new Ring({ fallback: true })` options pass through. */
+  /** Accepted so `Ring.open({ fallback: true })` options pass through. */
   fallback?: boolean;
   /** Threads making blocking calls (default 4, like libuv's pool). */
   threads?: number;
@@ -113,10 +92,10 @@ interface Request {
  * await ring.write(fd, new TextEncoder().encode("hello"), 0);
  * const buf = new Uint8Array(5);
  * await ring.read(fd, buf, 0);
- * await ring.close(fd);
+ * await ring.closeFd(fd);
  * ```
  */
-export class FallbackRing {
+export class FallbackRing extends AsyncRing {
   /** Which engine serves the requests. */
   readonly backend = "fallback" as const;
   /** Why io_uring could not be used, when this ring replaced one. */
@@ -132,6 +111,7 @@ export class FallbackRing {
     options: FallbackRingOptions = {},
     setupError?: IoUringUnavailableError,
   ) {
+    super();
     checkOptions(options, FALLBACK_SETUP_OPTION_NAMES, "Ring options");
     if (options.entries !== undefined) {
       checkInteger(options.entries, "entries", 1, 32768);
@@ -154,348 +134,6 @@ export class FallbackRing {
   }
 
   /**
-   * Reads into `buf` from `offset` (-1: the current file position).
-   * Resolves to the number of bytes read.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * const n = await ring.read(openFd("/etc/hostname", 0), new Uint8Array(64), 0);
-   * ```
-   */
-  read(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#rw("read", "pread", fd, buf, offset, options);
-  }
-
-  /**
-   * Writes `buf` at `offset` (-1: the current file position). Resolves to
-   * the number of bytes written.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * const fd = openFd("/dev/shm/uring-fb-write", 0o102);
-   * await ring.write(fd, new Uint8Array([1, 2, 3]), 0);
-   * ```
-   */
-  write(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#rw("write", "pwrite", fd, buf, offset, options);
-  }
-
-  /** read/write: one pread/pwrite of `buf` on a pool thread. */
-  #rw(
-    op: "read" | "write",
-    call: "pread" | "pwrite",
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    options: FallbackOpOptions | undefined,
-  ): Promise<number> {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    return this.#run(
-      op,
-      options,
-      true,
-      call,
-      [fd, cachedAddress(buf), buf.byteLength, off],
-      buf,
-      fd,
-    );
-  }
-
-  /**
-   * Scatter read into `buffers` from `offset`. Resolves to the total read.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * await ring.readv(openFd("/etc/hostname", 0), [new Uint8Array(2), new Uint8Array(30)], 0);
-   * ```
-   */
-  readv(
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#vectored("readv", "preadv", fd, buffers, offset, options);
-  }
-
-  /**
-   * Gather write of `buffers` at `offset`. Resolves to the total written.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * const fd = openFd("/dev/shm/uring-fb-writev", 0o102);
-   * await ring.writev(fd, [new Uint8Array([1]), new Uint8Array([2, 3])], 0);
-   * ```
-   */
-  writev(
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#vectored("writev", "pwritev", fd, buffers, offset, options);
-  }
-
-  /**
-   * A plain read into `buf`, which must lie inside registered buffer
-   * `bufIndex` (checked as the kernel would: EFAULT otherwise).
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * const pool = new Uint8Array(65536);
-   * ring.registerBuffers([pool]);
-   * await ring.readFixed(openFd("/etc/hostname", 0), pool.subarray(0, 4096), 0, 0);
-   * ```
-   */
-  readFixed(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#fixed(
-      "read_fixed",
-      "pread",
-      fd,
-      buf,
-      offset,
-      bufIndex,
-      options,
-    );
-  }
-
-  /**
-   * A plain write of `buf`, which must lie inside registered buffer `bufIndex`.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * const pool = new Uint8Array(65536);
-   * ring.registerBuffers([pool]);
-   * const fd = openFd("/dev/shm/uring-fb-wf", 0o102);
-   * await ring.writeFixed(fd, pool.subarray(0, 4096), 0, 0);
-   * ```
-   */
-  writeFixed(
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    return this.#fixed(
-      "write_fixed",
-      "pwrite",
-      fd,
-      buf,
-      offset,
-      bufIndex,
-      options,
-    );
-  }
-
-  /**
-   * fsync(2) on a pool thread.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * await ring.fsync(openFd("/dev/shm/uring-fb-sync", 0o101));
-   * ```
-   */
-  fsync(fd: number, options?: FallbackOpOptions): Promise<number> {
-    checkFd(fd);
-    return this.#run("fsync", options, false, "fsync", [fd], null, fd);
-  }
-
-  /**
-   * fdatasync(2) on a pool thread.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * await ring.fdatasync(openFd("/dev/shm/uring-fb-dsync", 0o101));
-   * ```
-   */
-  fdatasync(fd: number, options?: FallbackOpOptions): Promise<number> {
-    checkFd(fd);
-    return this.#run("fsync", options, false, "fdatasync", [fd], null, fd);
-  }
-
-  /**
-   * openat(2): resolves to a real OS file descriptor. O_CLOEXEC is always
-   * added.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * await using ring = new FallbackRing();
-   * const fd = await ring.openat("/etc/hostname", 0);
-   * await ring.close(fd);
-   * ```
-   */
-  openat(
-    path: string,
-    flags: number,
-    mode = 0o644,
-    options?: FallbackOpOptions & { dirfd?: number },
-  ): Promise<number> {
-    const { pathBytes: bytes, dirfd } = openatArguments(
-      path,
-      flags,
-      mode,
-      options,
-    );
-    return this.#run(
-      "openat",
-      options,
-      false,
-      "openat",
-      [dirfd, addressNumber(bytes), flags | O_CLOEXEC, mode],
-      bytes,
-      undefined,
-      ["dirfd"],
-    ).then((opened) => {
-      // A reused descriptor number: what directIoHint knew is stale.
-      forgetFd(opened);
-      return opened;
-    });
-  }
-
-  /**
-   * close(2) of `fd`; with no argument, closes the ring itself: requests
-   * not yet settled reject with `RingClosedError`, and the pool threads
-   * stop (a thread inside a call stops when the call returns).
-   */
-  close(): Promise<void>;
-  /** close(2) of `fd` on a pool thread; resolves to 0. */
-  close(fd: number, options?: FallbackOpOptions): Promise<number>;
-  close(fd?: number, options?: FallbackOpOptions): Promise<number | void> {
-    if (fd === undefined) {
-      if (this.#closed) return Promise.reject(new RingClosedError("close"));
-      this.#shutdown();
-      return Promise.resolve();
-    }
-    checkFd(fd);
-    forgetFd(fd);
-    return this.#run("close", options, false, "close", [fd], null, fd);
-  }
-
-  /**
-   * statx(2) of a path or an open fd. Resolves to the same {@linkcode Statx}
-   * object as `Ring.statx`.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * await using ring = new FallbackRing();
-   * const st = await ring.statx("/etc/hostname");
-   * ```
-   */
-  statx(
-    target: string | number,
-    options?: FallbackOpOptions & { flags?: number; mask?: number },
-  ): Promise<Statx> {
-    const { dirfd, path, flags, mask } = statxArguments(target, options);
-    const pathBytes = cString(path);
-    const out = new Uint8Array(StatxView.SIZE);
-    return this.#run(
-      "statx",
-      options,
-      false,
-      "statx",
-      [dirfd, addressNumber(pathBytes), flags, mask, addressNumber(out)],
-      [pathBytes, out],
-      typeof target === "number" ? target : undefined,
-      ["flags", "mask"],
-      () => new StatxView(out).toObject(),
-    );
-  }
-
-  /**
-   * fallocate(2) on a pool thread.
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * import { openFd } from "../sys/fd.ts";
-   * await using ring = new FallbackRing();
-   * await ring.fallocate(openFd("/dev/shm/uring-fb-falloc", 0o102), 0, 0, 1 << 20);
-   * ```
-   */
-  fallocate(
-    fd: number,
-    mode: number,
-    offset: number | bigint,
-    length: number | bigint,
-    options?: FallbackOpOptions,
-  ): Promise<number> {
-    checkFd(fd);
-    checkInteger(mode, "mode", 0, 0xff);
-    const off = checkOffset(offset, "offset", false);
-    const len = checkOffset(length, "length", false);
-    return this.#run(
-      "fallocate",
-      options,
-      false,
-      "fallocate",
-      [fd, mode, off, len],
-      null,
-      fd,
-    );
-  }
-
-  /**
-   * Resolves to 0 (there is no kernel to round-trip through).
-   *
-   * @example
-   * ```ts
-   * import { FallbackRing } from "./fallback.ts";
-   * await using ring = new FallbackRing();
-   * await ring.nop(); // 0
-   * ```
-   */
-  nop(options?: FallbackOpOptions): Promise<number> {
-    const checked = this.#begin("nop", options, false, []);
-    if (checked instanceof Promise) return checked as Promise<number>;
-    return Promise.resolve(0);
-  }
-
-  /**
    * Remembers `buffers` for `readFixed`/`writeFixed` (buffer i is `bufIndex`
    * i), with the same checks as the kernel's registration. Nothing is
    * pinned, so RLIMIT_MEMLOCK does not apply.
@@ -509,14 +147,14 @@ export class FallbackRing {
    */
   registerBuffers(buffers: readonly ArrayBufferView[]): void {
     if (this.#closed) throw new RingClosedError("register_buffers");
-    buildIovecs(buffers, "buffers");
+    const list = snapshotBuffers(buffers, "buffers");
     if (this.#buffers !== null) {
       throw new UringError(EBUSY, {
         op: "register_buffers",
         detail: "buffers are registered already: unregister them first",
       });
     }
-    this.#buffers = [...buffers];
+    this.#buffers = list;
   }
 
   /** Forgets the registered buffers (ENXIO when there are none, as the kernel says). */
@@ -538,151 +176,53 @@ export class FallbackRing {
     if (!this.#closed) this.#shutdown();
   }
 
-  /** `await using ring = new FallbackRing()` closes it at scope end. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#closed) await this.close();
+  /**
+   * Closes the ring: requests not yet settled reject with
+   * `RingClosedError`, and the pool threads stop (a thread inside a call
+   * stops when the call returns).
+   */
+  protected closeRing(): Promise<void> {
+    if (this.#closed) return Promise.reject(new RingClosedError("close"));
+    this.#shutdown();
+    return Promise.resolve();
   }
 
   // ---------------------------------------------------------- the machinery
 
-  #vectored(
-    name: string,
-    call: BlockingOp,
-    fd: number,
-    buffers: readonly ArrayBufferView[],
-    offset: number | bigint,
-    options: FallbackOpOptions | undefined,
-  ): Promise<number> {
-    checkFd(fd);
-    const iovecs = buildIovecs(buffers);
-    const off = checkOffset(offset);
-    return this.#run(
-      name,
-      options,
-      true,
-      call,
-      [
-        fd,
-        addressNumber(iovecs),
-        buffers.length,
-        off,
-      ],
-      [iovecs, [...buffers]],
-      fd,
-    );
-  }
-
-  #fixed(
-    name: string,
-    call: BlockingOp,
-    fd: number,
-    buf: ArrayBufferView,
-    offset: number | bigint,
-    bufIndex: number,
-    options: FallbackOpOptions | undefined,
-  ): Promise<number> {
-    checkFd(fd);
-    checkBuffer(buf, "buf");
-    const off = checkOffset(offset);
-    checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-    const checked = this.#begin(name, options, true, []);
-    if (checked instanceof Promise) return checked as Promise<number>;
-    const registered = this.#buffers?.[bufIndex];
-    const address = cachedAddress(buf);
-    if (registered === undefined) {
-      return Promise.reject(
-        new UringError(EFAULT, {
-          op: name,
-          fd,
-          detail: `no buffer is registered at index ${bufIndex}`,
-        }),
-      );
-    }
-    const base = cachedAddress(registered);
-    if (
-      buf.byteLength > 0 &&
-      (address < base ||
-        address + buf.byteLength > base + registered.byteLength)
-    ) {
-      return Promise.reject(
-        new UringError(EFAULT, {
-          op: name,
-          fd,
-          detail: `buf is not inside registered buffer ${bufIndex}`,
-        }),
-      );
-    }
-    return this.#run(
-      name,
-      options,
-      true,
-      call,
-      [
-        fd,
-        address,
-        buf.byteLength,
-        off,
-      ],
-      buf,
-      fd,
-    );
-  }
-
   /**
-   * Checks the ring and the per-request options. Returns a rejected promise
-   * when the request must not start, otherwise the parsed options.
+   * Runs the row's blocking equivalent on a pool thread. An attribute is
+   * refused (dropping it would drop the integrity checks silently); a
+   * fixed-buffer request is checked against the registration as the
+   * kernel would (EFAULT).
+   *
+   * @ignore
    */
-  #begin(
-    name: string,
-    options: FallbackOpOptions | undefined,
-    takesAttributes: boolean,
-    extraOptions: readonly string[],
-  ): Promise<never> | { signal?: AbortSignal; timeoutMs: number } {
+  protected submitRequest(
+    req: OpRequest,
+    options: OpOptions | undefined,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<unknown> {
+    const name = req.spec.name;
     if (this.#closed) return Promise.reject(new RingClosedError(name));
-    if (options === undefined) return { timeoutMs: 0 };
-    const attributes = takesAttributes ? attributeNames() : [];
-    checkOptions(
-      options,
-      [...OP_OPTION_NAMES, ...extraOptions, ...attributes],
-      `${name} options`,
-    );
-    const signal = options.signal;
-    if (signal !== undefined && !(signal instanceof AbortSignal)) {
-      throw new TypeError("signal must be an AbortSignal");
-    }
-    let timeoutMs = 0;
-    if (options.timeoutMs !== undefined) {
-      const t = options.timeoutMs;
-      if (typeof t !== "number" || !Number.isFinite(t) || t <= 0) {
-        throw new RangeError(`timeoutMs must be a positive number, got ${t}`);
-      }
-      timeoutMs = t;
-    }
-    for (const attribute of attributes) {
-      if ((options as Record<string, unknown>)[attribute] !== undefined) {
-        // Dropping the attribute would drop the integrity checks silently.
-        return Promise.reject(new FallbackUnsupportedError(name, attribute));
+    if (req.spec.attributes && options !== undefined) {
+      for (const attribute of attributeNames()) {
+        if ((options as Record<string, unknown>)[attribute] !== undefined) {
+          return Promise.reject(new FallbackUnsupportedError(name, attribute));
+        }
       }
     }
     if (signal?.aborted) return Promise.reject(signal.reason);
-    return { signal, timeoutMs };
-  }
-
-  #run<T = number>(
-    name: string,
-    options: FallbackOpOptions | undefined,
-    takesAttributes: boolean,
-    call: BlockingOp,
-    args: readonly number[],
-    keep: object | null,
-    fd: number | undefined,
-    extraOptions: readonly string[] = [],
-    transform?: () => T,
-  ): Promise<T> {
-    const checked = this.#begin(name, options, takesAttributes, extraOptions);
-    if (checked instanceof Promise) return checked;
-    const { signal, timeoutMs } = checked;
-    return new Promise<T>((resolve, reject) => {
+    if (req.bufIndex >= 0) {
+      const outside = this.#outsideRegistered(req);
+      if (outside !== undefined) return Promise.reject(outside);
+    }
+    const blocking = req.spec.blocking;
+    // Nothing to call (a NOP): there is no kernel to round-trip through.
+    if (blocking === null) return Promise.resolve(0);
+    const [call, args] = blocking(req);
+    const fd = req.fd >= 0 ? req.fd : undefined;
+    return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let onAbort: (() => void) | undefined;
       const request: Request = {
@@ -719,16 +259,16 @@ export class FallbackRing {
         );
       }
       // One holder per request: two requests may share a buffer.
-      const holder = { keep };
+      const holder = { keep: req.keep };
       memoryInUse.add(holder);
       this.#io.call(call, args).then(
         (res) => {
           memoryInUse.delete(holder);
           settle(() => {
             if (res < 0) {
-              reject(UringError.from(res, { op: name, fd }));
+              reject(UringError.from(res, { op: name, fd, path: req.path }));
             } else {
-              resolve(transform ? transform() : res as T);
+              resolve(req.transform ? req.transform(res) : res);
             }
           });
         },
@@ -740,6 +280,31 @@ export class FallbackRing {
         },
       );
     });
+  }
+
+  /** Why `req`'s buffer is not inside its registered buffer, or undefined. */
+  #outsideRegistered(req: OpRequest): UringError | undefined {
+    const name = req.spec.name;
+    const registered = this.#buffers?.[req.bufIndex];
+    if (registered === undefined) {
+      return new UringError(EFAULT, {
+        op: name,
+        fd: req.fd,
+        detail: `no buffer is registered at index ${req.bufIndex}`,
+      });
+    }
+    const base = cachedAddress(registered);
+    if (
+      req.len > 0 &&
+      (req.addr < base || req.addr + req.len > base + registered.byteLength)
+    ) {
+      return new UringError(EFAULT, {
+        op: name,
+        fd: req.fd,
+        detail: `buf is not inside registered buffer ${req.bufIndex}`,
+      });
+    }
+    return undefined;
   }
 
   #shutdown(): void {

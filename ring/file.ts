@@ -192,7 +192,7 @@ export class UringFile {
   async close(): Promise<void> {
     this.#check("close");
     this.#closed = true;
-    await this.ring.close(this.fd);
+    await this.ring.closeFd(this.fd);
   }
 
   /** `await using f = await openFile(...)` closes it at scope end. */

@@ -30,7 +30,9 @@ import {
 } from "../pi/mod.ts";
 import type { PiAttribute, PiOptions } from "./attributes.ts";
 import { alignedBuffer } from "../sys/memory.ts";
-import type { ProbeResult, TargetProfile } from "./probe.ts";
+import { probeKernel, type ProbeResult, type TargetProfile } from "./probe.ts";
+import type { OpcodeSpec } from "./opcodes.ts";
+import { targetOfFd } from "./pi_validate.ts";
 
 /**
  * One failed field of one protection interval.
@@ -530,4 +532,125 @@ export function explainAttributeError(
     default:
       return `${errnoName(n)}: ${errnoMessage(n)}`;
   }
+}
+
+/**
+ * What {@linkcode rejectAttributeFailure} needs of a failed request.
+ *
+ * @example
+ * ```ts
+ * import type { AttributeRequest } from "./integrity.ts";
+ * import { OPS } from "./ops.ts";
+ * const req: AttributeRequest = {
+ *   spec: OPS.read, fd: 3, off: 0, data: new Uint8Array(512),
+ *   attrs: {}, reject: () => {},
+ * };
+ * ```
+ */
+export interface AttributeRequest {
+  /** The operation. */
+  readonly spec: OpcodeSpec;
+  /** Its file descriptor. */
+  readonly fd: number;
+  /** Its file offset. */
+  readonly off: number;
+  /** The data buffer(s). */
+  readonly data: ArrayBufferView | readonly ArrayBufferView[] | null;
+  /** The attributes it carried. */
+  readonly attrs: { readonly pi?: PiAttribute };
+  /** Rejects its promise. */
+  reject(reason: unknown): void;
+}
+
+/**
+ * Rejects a request that carried attributes. An integrity failure
+ * (-EILSEQ) is explained interval by interval: a write's outgoing data
+ * and metadata are verified in software; a read's range is read again
+ * without device checks and verified. Other errors get the likely cause
+ * from the probe. `read` re-reads a range (undefined while the ring is
+ * closing: the diagnosis then says it could not re-read).
+ *
+ * @example
+ * ```ts
+ * import { rejectAttributeFailure } from "./integrity.ts";
+ * import { OPS } from "./ops.ts";
+ * rejectAttributeFailure({
+ *   spec: OPS.write, fd: 3, off: 0, data: new Uint8Array(512),
+ *   attrs: {}, reject: console.error,
+ * }, -22, undefined); // rejects with a UringError (EINVAL) and the likely cause
+ * ```
+ */
+export function rejectAttributeFailure(
+  op: AttributeRequest,
+  res: number,
+  read:
+    | ((
+      fd: number,
+      data: Uint8Array,
+      offset: number,
+      options: { pi: PiOptions },
+    ) => Promise<number>)
+    | undefined,
+): void {
+  const pi = op.attrs.pi;
+  const fd = op.fd;
+  let target: TargetProfile | undefined;
+  try {
+    target = targetOfFd(fd);
+  } catch {
+    target = undefined; // the fd may be closed already
+  }
+  if (res === -EILSEQ && pi) {
+    const views = (Array.isArray(op.data) ? op.data : [op.data]).map((
+      v: ArrayBufferView,
+    ) => new Uint8Array(v.buffer, v.byteOffset, v.byteLength));
+    const direction = op.spec.writesMemory ? "read" : "write";
+    const reread = direction === "read" && read !== undefined
+      ? rereadFor(
+        pi,
+        (data, off, piOptions) => read(fd, data, off, { pi: piOptions }),
+      )
+      : undefined;
+    diagnoseIntegrity({
+      direction,
+      data: views.length === 1 ? views[0] : views,
+      meta: pi.meta,
+      pi,
+      format: target?.integrity ? target : undefined,
+      offset: op.off,
+      lbaSize: target?.logicalBlockSize,
+      reread,
+    }).catch((error) => ({
+      undetermined: `the re-read to find the failed interval failed: ${
+        error instanceof Error ? error.message : String(error)
+      }`,
+    })).then((diagnosis) =>
+      op.reject(
+        new IntegrityError({
+          op: op.spec.name,
+          fd,
+          offset: op.off,
+          flags: pi.flags,
+          ...diagnosis,
+        } as IntegrityErrorInit),
+      )
+    );
+    return;
+  }
+  let detail: string | undefined;
+  try {
+    detail = explainAttributeError(res, { kernel: probeKernel(), target }, {
+      dataLength: Array.isArray(op.data)
+        ? op.data.reduce(
+          (n: number, b: ArrayBufferView) => n + b.byteLength,
+          0,
+        )
+        : (op.data as ArrayBufferView | null)?.byteLength,
+      metaLength: pi?.meta.byteLength,
+      flags: pi?.flags,
+    });
+  } catch {
+    detail = undefined;
+  }
+  op.reject(UringError.from(res, { op: op.spec.name, fd, detail }));
 }

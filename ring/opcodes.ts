@@ -1,35 +1,17 @@
 /**
- * The opcode table and the one function that fills an SQE. Every prep
- * helper is a row here plus a call to {@linkcode fillSqe}; nothing else
- * writes SQE fields.
+ * What an opcode is to the library ({@linkcode OpcodeSpec}; the rows are in
+ * ops.ts) and the one function that fills an SQE's common fields: every
+ * prep helper and the Promise layer end in {@linkcode fillSqe}.
  *
  * @module
  */
-import {
-  IORING_OP_ASYNC_CANCEL,
-  IORING_OP_CLOSE,
-  IORING_OP_FALLOCATE,
-  IORING_OP_FSYNC,
-  IORING_OP_LINK_TIMEOUT,
-  IORING_OP_NOP,
-  IORING_OP_OPENAT,
-  IORING_OP_READ,
-  IORING_OP_READ_FIXED,
-  IORING_OP_READV,
-  IORING_OP_STATX,
-  IORING_OP_TIMEOUT,
-  IORING_OP_WRITE,
-  IORING_OP_WRITE_FIXED,
-  IORING_OP_WRITEV,
-} from "../structs/constants.ts";
-
 /**
  * One io_uring operation as the library knows it.
  *
  * @example
  * ```ts
- * import { OPCODES } from "./opcodes.ts";
- * OPCODES.read.attributes; // true: PI and other attributes may ride on it
+ * import type { OpcodeSpec } from "./opcodes.ts";
+ * const nop: OpcodeSpec = { opcode: 0, name: "nop", attributes: false, writesMemory: false };
  * ```
  */
 export interface OpcodeSpec {
@@ -42,65 +24,6 @@ export interface OpcodeSpec {
   /** Whether the kernel writes into the buffer (a read of some kind). */
   readonly writesMemory: boolean;
 }
-
-function op(
-  opcode: number,
-  name: string,
-  attributes = false,
-  writesMemory = false,
-): OpcodeSpec {
-  return Object.freeze({ opcode, name, attributes, writesMemory });
-}
-
-/** The operations the library issues, by method name. */
-export type OpcodeName =
-  | "nop"
-  | "read"
-  | "write"
-  | "readv"
-  | "writev"
-  | "readFixed"
-  | "writeFixed"
-  | "fsync"
-  | "openat"
-  | "close"
-  | "statx"
-  | "fallocate"
-  | "timeout"
-  | "linkTimeout"
-  | "cancel";
-
-/**
- * Every operation the prep helpers and the Promise API issue.
- *
- * @example
- * ```ts
- * import { OPCODES } from "./opcodes.ts";
- * OPCODES.writev.opcode; // 2
- * ```
- */
-export const OPCODES: Readonly<Record<OpcodeName, OpcodeSpec>> = Object.freeze({
-  nop: op(IORING_OP_NOP, "nop"),
-  read: op(IORING_OP_READ, "read", true, true),
-  write: op(IORING_OP_WRITE, "write", true),
-  readv: op(IORING_OP_READV, "readv", true, true),
-  writev: op(IORING_OP_WRITEV, "writev", true),
-  readFixed: op(IORING_OP_READ_FIXED, "read_fixed", true, true),
-  writeFixed: op(IORING_OP_WRITE_FIXED, "write_fixed", true),
-  fsync: op(IORING_OP_FSYNC, "fsync"),
-  openat: op(IORING_OP_OPENAT, "openat"),
-  close: op(IORING_OP_CLOSE, "close"),
-  statx: op(IORING_OP_STATX, "statx", false, true),
-  fallocate: op(IORING_OP_FALLOCATE, "fallocate"),
-  timeout: op(IORING_OP_TIMEOUT, "timeout"),
-  linkTimeout: op(IORING_OP_LINK_TIMEOUT, "link_timeout"),
-  cancel: op(IORING_OP_ASYNC_CANCEL, "async_cancel"),
-});
-
-/** Opcode number → its spec, for errors raised from a CQE. */
-export const OPCODE_BY_NUMBER: ReadonlyMap<number, OpcodeSpec> = new Map(
-  Object.values(OPCODES).map((spec) => [spec.opcode, spec]),
-);
 
 const TWO_32 = 0x1_0000_0000;
 

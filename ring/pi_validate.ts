@@ -47,6 +47,33 @@ export class KernelTooOldError extends Error {
 }
 
 /**
+ * A PI request on a file or device that cannot carry integrity metadata
+ * (no PI format, tmpfs, a file system without a block device): a missing
+ * capability of the target, not a wrong argument.
+ *
+ * @example
+ * ```ts
+ * import { PiUnsupportedError } from "./pi_validate.ts";
+ * const e = new PiUnsupportedError("write", "/dev/shm/x", "tmpfs has no block device");
+ * e.message; // "write with PI: /dev/shm/x cannot carry integrity metadata: tmpfs has no block device"
+ * ```
+ */
+export class PiUnsupportedError extends Error {
+  /** Always `"PiUnsupportedError"`. */
+  override name = "PiUnsupportedError";
+  /** The file or device that lacks PI. */
+  readonly path: string;
+  /** Why it lacks PI (from the probe). */
+  readonly reason: string;
+  /** `op` names the request in the message. */
+  constructor(op: string, path: string, reason: string) {
+    super(`${op} with PI: ${path} cannot carry integrity metadata: ${reason}`);
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
  * Throws {@linkcode KernelTooOldError} unless `features` (a ring's
  * IORING_FEAT_* bits) has IORING_FEAT_RW_ATTR.
  *
@@ -120,7 +147,7 @@ export function directAlignment(
 export interface PiRequest {
   /** The operation, for messages (`"write"`, `"readv"`). */
   readonly op: string;
-  /** The file descriptor (ignored for O_DIRECT and alignment when `fixedFile`). */
+  /** The file descriptor, checked for O_DIRECT and alignment. */
   readonly fd: number;
   /** The data buffer, or the buffers of a readv/writev. */
   readonly data: ArrayBufferView | readonly ArrayBufferView[];
@@ -132,8 +159,6 @@ export interface PiRequest {
   readonly features: number;
   /** The target's probed profile, when known (metadata length, Type 3). */
   readonly target?: TargetProfile;
-  /** `fd` is a registered-file index: fcntl/statx cannot look at it. */
-  readonly fixedFile?: boolean;
   /** Alignment known already (skips a statx per request). */
   readonly alignment?: DirectAlignment;
 }
@@ -171,7 +196,6 @@ export function validatePiRequest(req: PiRequest): void {
   const length = segs.reduce((sum, s) => sum + s.length, 0);
   const { target, pi, op } = req;
   if (target) checkAgainstTarget(op, length, pi, target);
-  if (req.fixedFile) return;
   if ((fileStatusFlags(req.fd) & O_DIRECT) === 0) {
     throw new TypeError(
       `${op} with PI: fd ${req.fd} was opened without O_DIRECT, and the kernel ` +
@@ -210,10 +234,10 @@ function checkAgainstTarget(
   target: TargetProfile,
 ): void {
   if (!target.integrity) {
-    throw new TypeError(
-      `${op} with PI: ${target.path} cannot carry integrity metadata: ${
-        target.reason ?? "no integrity profile"
-      }`,
+    throw new PiUnsupportedError(
+      op,
+      target.path,
+      target.reason ?? "no integrity profile",
     );
   }
   if (length % target.interval !== 0) {

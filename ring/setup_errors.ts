@@ -73,9 +73,9 @@ export interface UnavailableInit {
  *
  * @example
  * ```ts
- * import { IoUringUnavailableError, RingCore } from "../mod.ts";
+ * import { IoUringUnavailableError, Ring } from "../mod.ts";
  * try {
- *   new RingCore();
+ *   new Ring();
  * } catch (error) {
  *   if (error instanceof IoUringUnavailableError) console.log(error.kind, error.reason);
  * }

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { cString } from "../ffi/mod.ts";
+import { cachedAddress } from "../ffi/mod.ts";
+import { IOVEC_SIZE, TimespecView } from "../structs/iovec.ts";
 import {
   AT_EMPTY_PATH,
   AT_FDCWD,
@@ -28,6 +29,11 @@ const MAX_OFFSET = 2 ** 63;
  * ```
  */
 export function checkFd(fd: unknown, name = "fd"): asserts fd is number {
+  if (typeof fd === "bigint") {
+    throw new TypeError(
+      `${name} must be a number, got the bigint ${fd}n: pass Number(${fd}n)`,
+    );
+  }
   if (typeof fd !== "number" || !Number.isInteger(fd)) {
     throw new TypeError(
       `${name} must be an integer file descriptor, got ${describe(fd)}`,
@@ -35,6 +41,10 @@ export function checkFd(fd: unknown, name = "fd"): asserts fd is number {
   }
   if (fd < 0 || fd > 0x7fffffff) {
     throw new RangeError(`${name} must be from 0 to 2^31-1, got ${fd}`);
+  }
+  if (Object.is(fd, -0)) {
+    // -0 passes every integer check, but FFI calls taking an i32 refuse it.
+    throw new RangeError(`${name} must be from 0 to 2^31-1, got -0`);
   }
 }
 
@@ -143,6 +153,40 @@ export function checkBuffer(
 }
 
 /**
+ * Copies a caller's array once, so that a Proxy or an array changed by a
+ * getter cannot show one length to the code that sizes native memory (an
+ * iovec array, an fd table) and another to the code that fills it or tells
+ * the kernel how many entries there are. Every caller array is walked only
+ * through its snapshot.
+ *
+ * @example
+ * ```ts
+ * import { snapshotArray } from "./validate.ts";
+ * snapshotArray([1, 2], "fds", 1, 1024); // [1, 2], a new array
+ * ```
+ */
+export function snapshotArray<T>(
+  list: readonly T[],
+  name: string,
+  min: number,
+  max: number,
+  what = "entries",
+): T[] {
+  if (!Array.isArray(list)) {
+    throw new TypeError(`${name} must be an array, got ${describe(list)}`);
+  }
+  const length = list.length;
+  if (length < min || length > max) {
+    throw new RangeError(
+      `${name} must hold ${min} to ${max} ${what}, got ${length}`,
+    );
+  }
+  const copy = new Array<T>(length);
+  for (let i = 0; i < length; i++) copy[i] = list[i];
+  return copy;
+}
+
+/**
  * Rejects option names that are not in `known`, so a typo is not ignored.
  *
  * @example
@@ -186,9 +230,10 @@ export function describe(value: unknown): string {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   if (ArrayBuffer.isView(value)) return value.constructor.name;
-  if (typeof value === "number" || typeof value === "bigint") {
-    return String(value);
+  if (typeof value === "number") {
+    return Object.is(value, -0) ? "-0" : String(value);
   }
+  if (typeof value === "bigint") return `the bigint ${value}n`;
   if (typeof value === "string") {
     return `the string ${JSON.stringify(value.slice(0, 40))}`;
   }
@@ -243,28 +288,131 @@ export function statxArguments(
 }
 
 /**
- * The checked arguments of an openat request: the NUL-terminated path and
- * the directory fd it is relative to (AT_FDCWD unless `options.dirfd`).
+ * Checks a path argument (empty only when `allowEmpty`: statx with
+ * AT_EMPTY_PATH).
  *
  * @example
  * ```ts
- * import { openatArguments } from "./validate.ts";
- * openatArguments("/etc/hostname", 0, 0o644, undefined).dirfd; // -100
+ * import { checkPath } from "./validate.ts";
+ * checkPath("/etc/hostname", false);
  * ```
  */
-export function openatArguments(
-  path: unknown,
-  flags: unknown,
-  mode: unknown,
-  options: { dirfd?: number } | undefined,
-): { pathBytes: Uint8Array; dirfd: number } {
-  if (typeof path !== "string" || path.length === 0) {
+export function checkPath(path: unknown, allowEmpty: boolean): string {
+  if (typeof path !== "string") {
+    throw new TypeError(`path must be a string, got ${describe(path)}`);
+  }
+  if (!allowEmpty && path.length === 0) {
     throw new TypeError("path must be a non-empty string");
   }
-  checkInteger(flags, "flags", 0, 0x7fffffff);
-  checkInteger(mode, "mode", 0, 0o7777);
-  checkOptions(options, [...OP_OPTION_NAMES, "dirfd"], "openat options");
-  const dirfd = options?.dirfd ?? AT_FDCWD;
-  if (dirfd !== AT_FDCWD) checkFd(dirfd, "dirfd");
-  return { pathBytes: cString(path), dirfd };
+  return path;
+}
+
+/**
+ * A checked timeout in milliseconds as a `__kernel_timespec`.
+ *
+ * @example
+ * ```ts
+ * import { timespec } from "./validate.ts";
+ * timespec(1500).bytes.byteLength; // 16
+ * ```
+ */
+export function timespec(ms: unknown): TimespecView {
+  if (typeof ms !== "number" || !Number.isFinite(ms) || ms < 0) {
+    throw new RangeError(
+      `timeout must be a finite, non-negative number of milliseconds, got ${
+        describe(ms)
+      }`,
+    );
+  }
+  const ts = new TimespecView(new Uint8Array(TimespecView.SIZE));
+  ts.setMilliseconds(ms);
+  return ts;
+}
+
+/**
+ * A user_data value: an integer from 0 to 2^64-1; as a number when exact
+ * (0 for a bigint beyond 2^53, which the caller writes through the view).
+ *
+ * @example
+ * ```ts
+ * import { checkUserData } from "./validate.ts";
+ * checkUserData(7n); // 7
+ * ```
+ */
+export function checkUserData(userData: unknown): number {
+  if (typeof userData === "bigint") {
+    if (userData < 0n || userData >= 1n << 64n) {
+      throw new RangeError(
+        `userData must be from 0 to 2^64-1, got ${userData}`,
+      );
+    }
+    return userData <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(userData) : 0;
+  }
+  if (typeof userData !== "number" || !Number.isSafeInteger(userData)) {
+    throw new TypeError(
+      `userData must be a safe integer or a bigint, got ${describe(userData)}`,
+    );
+  }
+  if (userData < 0) {
+    throw new RangeError(`userData must not be negative, got ${userData}`);
+  }
+  return userData;
+}
+
+/**
+ * Snapshots and checks the buffers of a vectored request or a buffer
+ * registration: 1 to 1024 (UIO_MAXIOV) live, fixed-length views. The
+ * caller's array is read once; only the snapshot is used afterwards.
+ *
+ * @example
+ * ```ts
+ * import { snapshotBuffers } from "./validate.ts";
+ * snapshotBuffers([new Uint8Array(4)]).length; // 1
+ * ```
+ */
+export function snapshotBuffers(
+  buffers: readonly ArrayBufferView[],
+  name = "buffers",
+): ArrayBufferView[] {
+  const list = snapshotArray(buffers, name, 1, 1024, "buffers (UIO_MAXIOV)");
+  for (let i = 0; i < list.length; i++) checkBuffer(list[i], `${name}[${i}]`);
+  return list;
+}
+
+/**
+ * The native `struct iovec` array over a checked snapshot.
+ *
+ * @example
+ * ```ts
+ * import { iovecsOf } from "./validate.ts";
+ * iovecsOf([new Uint8Array(4)]).byteLength; // 16
+ * ```
+ */
+export function iovecsOf(list: readonly ArrayBufferView[]): Uint8Array {
+  const iovecs = new Uint8Array(list.length * IOVEC_SIZE);
+  const dv = new DataView(iovecs.buffer);
+  for (let i = 0; i < list.length; i++) {
+    const buf = list[i];
+    const address = cachedAddress(buf);
+    dv.setUint32(i * IOVEC_SIZE, address >>> 0, true);
+    dv.setUint32(i * IOVEC_SIZE + 4, Math.floor(address / 0x1_0000_0000), true);
+    dv.setUint32(i * IOVEC_SIZE + 8, buf.byteLength, true);
+  }
+  return iovecs;
+}
+
+/**
+ * Builds a native `struct iovec` array over `buffers` (read once).
+ *
+ * @example
+ * ```ts
+ * import { buildIovecs } from "./validate.ts";
+ * buildIovecs([new Uint8Array(4), new Uint8Array(8)]).byteLength; // 32
+ * ```
+ */
+export function buildIovecs(
+  buffers: readonly ArrayBufferView[],
+  name = "buffers",
+): Uint8Array {
+  return iovecsOf(snapshotBuffers(buffers, name));
 }

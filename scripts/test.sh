@@ -12,12 +12,14 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 status=0
 
-echo "== static checks: deno check, lint, fmt"
+echo "== static checks: deno check (code and JSDoc examples), lint, fmt, doc lint"
 static_failed=0
-deno check mod.ts cli.ts ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/ || static_failed=1
+deno check mod.ts raw.ts cli.ts ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/ || static_failed=1
+# The JSDoc examples compile too (they are the user guide).
+deno check --doc mod.ts raw.ts ring/ structs/ sys/ pi/ ffi/ || static_failed=1
 deno lint || static_failed=1
 deno fmt --check || static_failed=1
-deno doc --lint mod.ts || static_failed=1
+deno doc --lint mod.ts raw.ts || static_failed=1
 
 echo "== deno test"
 deno test -A --v8-flags=--expose-gc tests/ 2>&1 | tee "$out/deno.log"

@@ -48,6 +48,48 @@ export const SQE_OFFSETS = {
 } as const;
 
 /**
+ * Index of the 32-bit word that holds each 4-byte-aligned SQE field (byte
+ * offset / 4), for code that writes SQEs through a Uint32Array without
+ * creating a view. 8-byte fields name their low word; the high word is the
+ * next one. `flags` shares word 0 with `opcode` and `ioprio`: shift by
+ * {@linkcode SQE_FLAGS_SHIFT}.
+ *
+ * @example
+ * ```ts
+ * import { SQE_WORDS } from "./sqe.ts";
+ * SQE_WORDS.rwFlags; // 7
+ * ```
+ */
+export const SQE_WORDS = {
+  opcode: SQE_OFFSETS.opcode >>> 2,
+  fd: SQE_OFFSETS.fd >>> 2,
+  off: SQE_OFFSETS.off >>> 2,
+  addr: SQE_OFFSETS.addr >>> 2,
+  len: SQE_OFFSETS.len >>> 2,
+  rwFlags: SQE_OFFSETS.rwFlags >>> 2,
+  userData: SQE_OFFSETS.userData >>> 2,
+  /** The high 32 bits of `user_data`. */
+  userDataHigh: (SQE_OFFSETS.userData >>> 2) + 1,
+  /** `buf_index` (u16) and `personality` (u16) share this word. */
+  bufIndex: SQE_OFFSETS.bufIndex >>> 2,
+  attrPtr: SQE_OFFSETS.attrPtr >>> 2,
+  attrTypeMask: SQE_OFFSETS.attrTypeMask >>> 2,
+} as const;
+
+/**
+ * Bit position of the IOSQE_* `flags` byte inside SQE word 0 (little
+ * endian: opcode is byte 0, flags byte 1).
+ *
+ * @example
+ * ```ts
+ * import { SQE_FLAGS_SHIFT } from "./sqe.ts";
+ * const IOSQE_IO_LINK = 1 << 2;
+ * (IOSQE_IO_LINK << SQE_FLAGS_SHIFT).toString(16); // "400"
+ * ```
+ */
+export const SQE_FLAGS_SHIFT: number = 8 * SQE_OFFSETS.flags;
+
+/**
  * A typed view of one SQE. Fields are the kernel's, in camelCase; u64 fields
  * read as bigint and accept a bigint or a safe integer.
  *

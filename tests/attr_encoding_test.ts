@@ -16,7 +16,7 @@ import {
   PI_ATTRIBUTE,
   piCheckFlags,
 } from "../ring/attributes.ts";
-import { type OpcodeName, OPCODES } from "../ring/opcodes.ts";
+import { type OpcodeName, OPCODES } from "../ring/ops.ts";
 import { SqeView } from "../structs/sqe.ts";
 
 function le64(value: bigint): number[] {

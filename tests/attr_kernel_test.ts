@@ -20,6 +20,7 @@ import {
 } from "../ring/attributes.ts";
 import {
   KernelTooOldError,
+  PiUnsupportedError,
   targetOfFd,
   validatePiRequest,
 } from "../ring/pi_validate.ts";
@@ -262,7 +263,7 @@ test(
               target: probed.target,
             }),
           (e: unknown) =>
-            e instanceof TypeError &&
+            e instanceof PiUnsupportedError &&
             /cannot carry integrity metadata/.test(e.message),
         );
       } finally {
@@ -347,7 +348,7 @@ const VALIDATION: {
   data?: () => ArrayBufferView | ArrayBufferView[];
   offset?: number;
   target?: TargetProfile;
-  error?: ErrorConstructor;
+  error?: new (...args: never[]) => Error;
   message?: RegExp;
 }[] = [
   { label: "matching metadata, aligned", target: target() },
@@ -394,7 +395,7 @@ const VALIDATION: {
   {
     label: "target without integrity",
     target: target({ integrity: false, reason: "no metadata" }),
-    error: TypeError,
+    error: PiUnsupportedError,
     message: /cannot carry integrity metadata: no metadata/,
   },
   {

@@ -12,9 +12,10 @@ import {
   IORING_RW_ATTR_FLAG_PI,
   KernelTooOldError,
   O_DIRECT,
+  PiUnsupportedError,
   Ring,
   UringError,
-} from "../mod.ts";
+} from "../raw.ts";
 import { directIoDir, withTempFile } from "./helpers.ts";
 
 const directDir = directIoDir();
@@ -28,10 +29,10 @@ function piOptions() {
 test("Promise write with pi on a tmpfs file is refused before submission with the reason", async () => {
   await withTempFile({ size: 4096 }, async (fd) => {
     await using ring = new Ring({ entries: 4 });
-    assert.throws(
+    await assert.rejects(
       () => ring.write(fd, alignedBuffer(4096), 0, piOptions()),
       (e: unknown) =>
-        e instanceof TypeError &&
+        e instanceof PiUnsupportedError &&
         /cannot carry integrity metadata/.test(e.message) &&
         /tmpfs/.test(e.message),
     );
@@ -49,10 +50,10 @@ test(
       { dir: directDir!, size: 8192, flags: O_DIRECT },
       async (fd) => {
         await using ring = new Ring({ entries: 4 });
-        assert.throws(
+        await assert.rejects(
           () => ring.read(fd, alignedBuffer(4096), 0, piOptions()),
           (e: unknown) =>
-            e instanceof TypeError &&
+            e instanceof PiUnsupportedError &&
             /cannot carry integrity metadata/.test(e.message),
         );
       },
@@ -63,7 +64,7 @@ test(
 test("pi is refused on operations that take no attributes", async () => {
   await withTempFile({ size: 4096 }, async (fd) => {
     await using ring = new Ring({ entries: 4 });
-    assert.throws(
+    await assert.rejects(
       // deno-lint-ignore no-explicit-any
       () => ring.fsync(fd, piOptions() as any),
       (e: unknown) =>
@@ -76,19 +77,19 @@ test("unknown attribute keys and bad PI values are TypeError/RangeError before s
   await withTempFile({ size: 4096 }, async (fd) => {
     await using ring = new Ring({ entries: 4 });
     const buf = alignedBuffer(4096);
-    assert.throws(
+    await assert.rejects(
       // deno-lint-ignore no-explicit-any
       () => ring.read(fd, buf, 0, { pii: {} } as any),
       TypeError,
     );
-    assert.throws(
+    await assert.rejects(
       () =>
         ring.read(fd, buf, 0, {
           pi: { meta: new Uint8Array(64), appTag: 70000 },
         }),
       RangeError,
     );
-    assert.throws(
+    await assert.rejects(
       // deno-lint-ignore no-explicit-any
       () => ring.read(fd, buf, 0, { pi: { meta: "x" } as any }),
       TypeError,
@@ -98,7 +99,8 @@ test("unknown attribute keys and bad PI values are TypeError/RangeError before s
 
 test("prepWrite with attributes sets attr_ptr and attr_type_mask; the kernel answers EINVAL on tmpfs", async () => {
   await withTempFile({ size: 4096 }, (fd) => {
-    using ring = new Ring({ entries: 4 });
+    using promiseRing = new Ring({ entries: 4 });
+    const ring = promiseRing.core;
     const meta = new Uint8Array(64);
     const data = new Uint8Array(4096);
     const sqe = ring.prepWrite(fd, data, 0, {

@@ -10,7 +10,15 @@
  * @module
  */
 import process from "node:process";
-import { closeFd, O_RDWR, openFd, pipeFds, Ring, RingCore } from "../mod.ts";
+import {
+  type AsyncRing,
+  closeFd,
+  O_RDWR,
+  openFd,
+  pipeFds,
+  Ring,
+  RingCore,
+} from "../raw.ts";
 import { createFallbackIfAllowed, FallbackRing } from "../ring/fallback.ts";
 import { IoUringUnavailableError, MemlockError } from "../ring/setup_errors.ts";
 import { promiseApiSuite } from "./harden_helpers.ts";
@@ -73,11 +81,11 @@ switch (mode) {
   }
   case "fallback-suite": {
     await waitForGo();
-    // The public way: `new Ring({ fallback: true })` answers a failed
+    // The public way: `Ring.open({ fallback: true })` answers a failed
     // io_uring_setup with the fallback backend.
-    let ring: Ring | FallbackRing;
+    let ring: AsyncRing;
     try {
-      ring = new Ring({ entries: 4, fallback: true });
+      ring = Ring.open({ entries: 4, fallback: true });
     } catch (error) {
       result({ ok: false, error: describeError(error) });
       break;
@@ -118,7 +126,7 @@ switch (mode) {
       const fd = openFd("/etc/hostname", 0);
       const n = await ring.read(fd, new Uint8Array(64), 0);
       closeFd(fd);
-      result({ ok: true, read: n, flags: ring.flags });
+      result({ ok: true, read: n, flags: ring.core.flags });
     } catch (error) {
       result({ ok: false, error: describeError(error) });
     }

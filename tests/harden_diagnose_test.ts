@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
 import {
+  bytesInWords,
   diagnoseSetupFailure,
-  formatBytes,
   type IoUringEnvironment,
   ioUringStatus,
   memlockError,
@@ -138,10 +138,10 @@ test("diagnosis: ENOMEM and EMFILE say which limit", () => {
   assert.match(diagnoseSetupFailure(24, 0, ENV).reason, /RLIMIT_NOFILE/);
 });
 
-test("formatBytes and pinnedBytes: whole pages, in words", () => {
-  assert.equal(formatBytes(65536), "64 KiB (65536 bytes)");
-  assert.equal(formatBytes(Infinity), "unlimited");
-  assert.equal(formatBytes(100), "100 bytes");
+test("bytesInWords and pinnedBytes: whole pages, in words", () => {
+  assert.equal(bytesInWords(65536), "64 KiB (65536 bytes)");
+  assert.equal(bytesInWords(Infinity), "unlimited");
+  assert.equal(bytesInWords(100), "100 bytes");
   assert.equal(pinnedBytes([new Uint8Array(100)], () => 4096), 4096);
   assert.equal(pinnedBytes([new Uint8Array(100)], () => 4090), 8192);
   assert.equal(pinnedBytes([new Uint8Array(1 << 20)], () => 0), 1 << 20);

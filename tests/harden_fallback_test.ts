@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
-import { closeFd, O_RDONLY, openFd, Ring } from "../mod.ts";
+import { closeFd, O_RDONLY, openFd, Ring } from "../raw.ts";
 import { createFallbackIfAllowed, FallbackRing } from "../ring/fallback.ts";
 import {
   FallbackUnsupportedError,
@@ -65,28 +65,40 @@ test("PI on the fallback rejects with EOPNOTSUPP and says why, on every read/wri
       });
     }
     // An attribute key on a method that takes none is a typo, not PI.
-    assert.throws(() => ring.fsync(fd, { pi } as never), TypeError);
+    await assert.rejects(
+      () => ring.fsync(fd, { pi } as never),
+      TypeError,
+    );
   } finally {
     closeFd(fd);
   }
 });
 
-test("FallbackRing: unknown options and bad arguments are TypeError/RangeError naming them", () => {
+test("FallbackRing: unknown options and bad arguments are TypeError/RangeError naming them", async () => {
   const ring = new FallbackRing();
   try {
     assert.throws(
       () => new FallbackRing({ entires: 8 } as never),
       /unknown option "entires"/,
     );
-    assert.throws(() => ring.read(-1, new Uint8Array(1), 0), /fd must be/);
-    assert.throws(() => ring.read(3, [] as never, 0), /buf must be/);
-    assert.throws(() => ring.read(3, new Uint8Array(1), 2 ** 63), /offset/);
-    assert.throws(
+    await assert.rejects(
+      () => ring.read(-1, new Uint8Array(1), 0),
+      /fd must be/,
+    );
+    await assert.rejects(
+      () => ring.read(3, [] as never, 0),
+      /buf must be/,
+    );
+    await assert.rejects(
+      () => ring.read(3, new Uint8Array(1), 2 ** 63),
+      /offset/,
+    );
+    await assert.rejects(
       () => ring.read(3, new Uint8Array(1), 0, { timeout: 5 } as never),
       /unknown option "timeout"/,
     );
-    assert.throws(() => ring.nop({ timeoutMs: -1 }), RangeError);
-    assert.throws(
+    await assert.rejects(() => ring.nop({ timeoutMs: -1 }), RangeError);
+    await assert.rejects(
       () => ring.readv(3, [new Uint8Array(1), 7] as never, 0),
       /buffers\[1\]/,
     );

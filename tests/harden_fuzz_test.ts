@@ -28,14 +28,40 @@ import {
   SubmissionQueueFullError,
   UringError,
   verifyPi,
-} from "../mod.ts";
+} from "../raw.ts";
 import { FallbackRing } from "../ring/fallback.ts";
+import type { AsyncRing } from "../ring/async_ring.ts";
+import { pattern, withTempFile } from "./helpers.ts";
 
 const RUNS = 200;
 const NEVER_OPEN = 1_000_000; // above any RLIMIT_NOFILE: always EBADF
 
 const detached = new Uint8Array(8);
 structuredClone(detached.buffer, { transfer: [detached.buffer] });
+
+/** An array whose length reads differently on every access. */
+function shiftingArray(): unknown[] {
+  let reads = 0;
+  return new Proxy([new Uint8Array(8), new Uint8Array(8)], {
+    get(target, key, receiver) {
+      if (key === "length") return [2, 1024, 0, 1][reads++ % 4];
+      return Reflect.get(target, key, receiver);
+    },
+  });
+}
+
+/** Options whose getters answer differently each time they are read. */
+function shiftingOptions(): object {
+  let reads = 0;
+  return {
+    get timeoutMs() {
+      return [5, -1, undefined, NaN][reads++ % 4];
+    },
+    get signal() {
+      return reads++ % 2 ? undefined : "not a signal";
+    },
+  };
+}
 
 const weird = fc.oneof(
   fc.anything(),
@@ -56,6 +82,12 @@ const weird = fc.oneof(
   fc.constant(detached),
   fc.constant(new ArrayBuffer(8)),
   fc.constant(new DataView(new ArrayBuffer(8))),
+  // Proxies and getters that change their answers between reads.
+  fc.constant(0).map(() => shiftingArray()),
+  fc.constant(0).map(() => shiftingOptions()),
+  // Huge lengths and counts.
+  fc.constantFrom(2 ** 32, 2 ** 53 - 1, Number.MAX_VALUE, 1n << 64n),
+  fc.constant(0).map(() => new Array(1025).fill(new Uint8Array(1))),
 );
 
 function fdArb(devNull: number, allowOpen = true) {
@@ -63,6 +95,20 @@ function fdArb(devNull: number, allowOpen = true) {
     fc.constantFrom(...(allowOpen ? [devNull, NEVER_OPEN] : [NEVER_OPEN])),
     fc.integer({ min: -1000, max: -1 }),
     weird,
+  );
+}
+/**
+ * Descriptors for calls that change a file (close, ftruncate): /dev/null,
+ * a never-open number and invalid values only, never an arbitrary small
+ * integer that could be one of the test runner's own fds.
+ */
+function safeFdArb(devNull: number) {
+  return fc.oneof(
+    fc.constantFrom(devNull, NEVER_OPEN, -0, -1, 0.5, 2 ** 31, NaN, 2 ** 53),
+    fc.integer({ min: -1000, max: -1 }),
+    fc.bigInt(),
+    fc.string({ maxLength: 4 }),
+    fc.constant(undefined),
   );
 }
 const bufArb = fc.oneof(
@@ -142,7 +188,7 @@ type AnyFn = (...args: any[]) => unknown;
 
 function promiseCases(
   label: string,
-  ring: Ring | FallbackRing,
+  ring: AsyncRing,
   devNull: number,
   opened: number[],
 ): Case[] {
@@ -190,9 +236,21 @@ function promiseCases(
       },
     ],
     [
-      `${label}.close(fd)`,
-      fc.tuple(fdArb(devNull, false), optsArb),
-      (a) => a[0] === undefined ? undefined : r.close(...a),
+      `${label}.closeFd`,
+      fc.tuple(safeFdArb(NEVER_OPEN), optsArb),
+      (a) => r.closeFd(...a),
+    ],
+    [
+      `${label}.close(fd) is refused`,
+      fc.tuple(safeFdArb(NEVER_OPEN)),
+      async (a) => {
+        await assert.rejects(r.close(...a) as Promise<unknown>, TypeError);
+      },
+    ],
+    [
+      `${label}.ftruncate`,
+      fc.tuple(safeFdArb(devNull), offsetArb, optsArb),
+      (a) => r.ftruncate(...a),
     ],
     [
       `${label}.statx`,
@@ -268,6 +326,11 @@ function coreCases(core: RingCore, devNull: number): Case[] {
       (a) => c.prepOpenat(...a),
     ],
     ["prepClose", fc.tuple(fdArb(devNull, false)), (a) => c.prepClose(...a)],
+    [
+      "prepFtruncate",
+      fc.tuple(safeFdArb(devNull), offsetArb),
+      (a) => c.prepFtruncate(...a),
+    ],
     [
       "prepStatx",
       fc.tuple(
@@ -417,6 +480,21 @@ async function fuzz(
   }
 }
 
+/** Contents of the file a healthy ring must still read back correctly. */
+const KNOWN = pattern(8192, 77);
+
+/**
+ * After a batch: nothing is left pending, a NOP round trip works and a
+ * read returns the right bytes (the process is alive to answer at all).
+ */
+async function healthy(ring: AsyncRing, knownFd: number): Promise<void> {
+  assert.equal(ring.pending, 0, "requests left pending after a batch");
+  assert.equal(await ring.nop(), 0);
+  const back = new Uint8Array(512);
+  assert.equal(await ring.read(knownFd, back, 4096), 512);
+  assert.deepEqual(back, KNOWN.subarray(4096, 4608));
+}
+
 function closeOpened(opened: number[]): void {
   for (const fd of opened.splice(0)) {
     try {
@@ -432,10 +510,12 @@ test("fuzz: Ring Promise API → only typed errors, NOP round trip afterwards", 
   const opened: number[] = [];
   await using ring = new Ring({ entries: 32 });
   try {
-    await fuzz(promiseCases("Ring", ring, devNull, opened), async () => {
-      assert.equal(await ring.nop(), 0);
-      if (ring.registeredBuffers) ring.unregisterBuffers();
-      closeOpened(opened);
+    await withTempFile({ contents: KNOWN }, async (known) => {
+      await fuzz(promiseCases("Ring", ring, devNull, opened), async () => {
+        await healthy(ring, known);
+        if (ring.registeredBuffers) ring.unregisterBuffers();
+        closeOpened(opened);
+      });
     });
   } finally {
     closeOpened(opened);
@@ -448,14 +528,16 @@ test("fuzz: FallbackRing Promise API → only typed errors, NOP afterwards", asy
   const opened: number[] = [];
   await using ring = new FallbackRing();
   try {
-    await fuzz(
-      promiseCases("FallbackRing", ring, devNull, opened),
-      async () => {
-        assert.equal(await ring.nop(), 0);
-        if (ring.registeredBuffers) ring.unregisterBuffers();
-        closeOpened(opened);
-      },
-    );
+    await withTempFile({ contents: KNOWN }, async (known) => {
+      await fuzz(
+        promiseCases("FallbackRing", ring, devNull, opened),
+        async () => {
+          await healthy(ring, known);
+          if (ring.registeredBuffers) ring.unregisterBuffers();
+          closeOpened(opened);
+        },
+      );
+    });
   } finally {
     closeOpened(opened);
     closeFd(devNull);

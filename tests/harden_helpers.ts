@@ -10,9 +10,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import assert from "node:assert/strict";
-import { closeFd, O_CREAT, O_RDWR, O_TRUNC, pipeFds, writeFd } from "../mod.ts";
-import type { FallbackRing } from "../ring/fallback.ts";
-import type { Ring } from "../ring/ring.ts";
+import { closeFd, O_CREAT, O_RDWR, O_TRUNC, pipeFds, writeFd } from "../raw.ts";
+import type { AsyncRing } from "../ring/async_ring.ts";
 import { tempPath } from "./helpers.ts";
 
 /** Whether the tests run on Deno (else Bun). */
@@ -274,7 +273,7 @@ export async function runChildUnderSysctl(
  * ```
  */
 export async function promiseApiSuite(
-  ring: Ring | FallbackRing,
+  ring: AsyncRing,
 ): Promise<string[]> {
   const done: string[] = [];
   const path = tempPath("/dev/shm", "suite");
@@ -361,7 +360,7 @@ export async function promiseApiSuite(
     }
     assert.equal(ring.pending, 0);
   } finally {
-    await ring.close(fd);
+    await ring.closeFd(fd);
     rmSync(path, { force: true });
   }
   return done;

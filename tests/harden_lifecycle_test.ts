@@ -22,7 +22,7 @@ import {
   Ring,
   RingClosedError,
   RingCore,
-} from "../mod.ts";
+} from "../raw.ts";
 import { runChild } from "./harden_helpers.ts";
 import { tempPath } from "./helpers.ts";
 
@@ -41,7 +41,7 @@ test("ring fds are close-on-exec (fcntl F_GETFD), for RingCore and Ring", () => 
   const core = new RingCore({ entries: 2 });
   const ring = new Ring({ entries: 2 });
   try {
-    for (const fd of [core.fd, ring.fd]) {
+    for (const fd of [core.fd, ring.core.fd]) {
       const flags = libc().fcntl(fd, F_GETFD, 0);
       assert.ok(flags >= 0);
       assert.equal(flags & FD_CLOEXEC, FD_CLOEXEC, `fd ${fd} lacks FD_CLOEXEC`);
@@ -85,7 +85,7 @@ test("64 rings open at once, each writing and reading back its own block", async
   const fd = openFd(path, O_RDWR);
   const rings = Array.from({ length: 64 }, () => new Ring({ entries: 8 }));
   try {
-    assert.equal(new Set(rings.map((r) => r.fd)).size, 64);
+    assert.equal(new Set(rings.map((r) => r.core.fd)).size, 64);
     await Promise.all(rings.map(async (ring, i) => {
       const block = new Uint8Array(4096).fill(i + 1);
       assert.equal(await ring.write(fd, block, i * 4096), 4096);

@@ -16,8 +16,9 @@ import {
   Ring,
   RingCore,
   verifyPi,
-} from "../mod.ts";
+} from "../raw.ts";
 import { FallbackRing } from "../ring/fallback.ts";
+import type { AsyncRing } from "../ring/async_ring.ts";
 
 type Thrower = () => unknown;
 type Row = [
@@ -39,7 +40,7 @@ structuredClone(detached.buffer, { transfer: [detached.buffer] });
 const any = (value: unknown): any => value;
 
 /** Rows shared by Ring and FallbackRing: the Promise API. */
-function promiseRows(label: string, r: Ring | FallbackRing): Row[] {
+function promiseRows(label: string, r: AsyncRing): Row[] {
   return [
     [`${label}.read fd -1`, () => r.read(-1, buf, 0), RangeError, /fd/],
     [`${label}.read fd 1.5`, () => r.read(1.5, buf, 0), TypeError, /fd/],
@@ -268,8 +269,14 @@ function promiseRows(label: string, r: Ring | FallbackRing): Row[] {
       TypeError,
       /dirFd/,
     ],
-    [`${label}.close fd -1`, () => r.close(-1), RangeError, /fd/],
-    [`${label}.close fd 1.5`, () => r.close(1.5), TypeError, /fd/],
+    [`${label}.closeFd fd -1`, () => r.closeFd(-1), RangeError, /fd/],
+    [`${label}.closeFd fd 1.5`, () => r.closeFd(1.5), TypeError, /fd/],
+    [
+      `${label}.close(undefined) is not "close the ring"`,
+      () => (r.close as (fd: unknown) => Promise<void>)(undefined),
+      TypeError,
+      /closeFd/,
+    ],
     [
       `${label}.statx target empty`,
       () => r.statx(""),

@@ -26,7 +26,7 @@ import {
   openFd,
   RingCore,
   type RingOptions,
-} from "../mod.ts";
+} from "../raw.ts";
 
 let sequence = 0;
 

@@ -12,7 +12,7 @@ import {
   RingClosedError,
   UringError,
   writeFd,
-} from "../mod.ts";
+} from "../raw.ts";
 import { directIoDir, pattern, skipUnless, withTempFile } from "./helpers.ts";
 import { deadline, runScript, sleep } from "./promise_helpers.ts";
 
@@ -69,7 +69,7 @@ test("abort while queued in the backlog never reaches the kernel", async () => {
     await using ring = new Ring({ entries: 2 });
     // Fill the in-flight budget with blocked reads, then queue one more.
     const blockers = Array.from(
-      { length: ring.cqEntries },
+      { length: ring.core.cqEntries },
       () => ring.read(readEnd, new Uint8Array(1), -1),
     );
     const controller = new AbortController();

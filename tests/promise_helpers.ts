@@ -8,7 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
-import type { Ring } from "../mod.ts";
+import type { Ring } from "../raw.ts";
 import { tempPath } from "./helpers.ts";
 
 /**
@@ -18,7 +18,7 @@ import { tempPath } from "./helpers.ts";
  *
  * @example
  * ```ts
- * import { Ring } from "../mod.ts";
+ * import { Ring } from "../raw.ts";
  * import { recordSubmits } from "./promise_helpers.ts";
  * await using ring = new Ring();
  * const submits = recordSubmits(ring);
@@ -28,13 +28,14 @@ import { tempPath } from "./helpers.ts";
  */
 export function recordSubmits(ring: Ring): number[] {
   const submits: number[] = [];
-  const enter = ring.enter.bind(ring);
-  ring.enter = (toSubmit, minComplete, flags) => {
+  const core = ring.core;
+  const enter = core.enter.bind(core);
+  core.enter = (toSubmit, minComplete, flags) => {
     if (toSubmit > 0) submits.push(toSubmit);
     return enter(toSubmit, minComplete, flags);
   };
-  const submit = ring.submit.bind(ring);
-  ring.submit = () => {
+  const submit = core.submit.bind(core);
+  core.submit = () => {
     const n = submit();
     submits.push(n);
     return n;
@@ -92,7 +93,7 @@ export interface ChildResult {
  * ```
  */
 export function runScript(source: string, timeoutMs = 30_000): ChildResult {
-  const modUrl = new URL("../mod.ts", import.meta.url).href;
+  const modUrl = new URL("../raw.ts", import.meta.url).href;
   const path = `${tempPath("/dev/shm", "child")}.ts`;
   writeFileSync(path, source.replaceAll("__MOD__", modUrl));
   try {

@@ -16,7 +16,7 @@ import {
   openFile,
   Ring,
   UringError,
-} from "../mod.ts";
+} from "../raw.ts";
 import {
   directIoDir,
   pattern,
@@ -104,7 +104,7 @@ test("openat, statx, fallocate, fsync, fdatasync, close and nop", async () => {
     const byPath = await ring.statx(path);
     assert.equal(byPath.ino, byFd.ino);
     assert.equal(await ring.nop(), 0);
-    assert.equal(await ring.close(fd), 0);
+    assert.equal(await ring.closeFd(fd), 0);
     // The fd is really closed: using it again is EBADF.
     await assert.rejects(
       ring.read(fd, new Uint8Array(8), 0),
@@ -333,8 +333,8 @@ test("backpressure: 3000 writes through an 8-entry ring reach the kernel in call
     // Spy on the SQE writer: the offsets it sees are the order in which
     // requests leave the backlog for the kernel.
     const order: number[] = [];
-    const prepRaw = ring.prepRaw.bind(ring);
-    ring.prepRaw = (opcode, fdArg, addr, len, off, userData) => {
+    const prepRaw = ring.core.prepRaw.bind(ring.core);
+    ring.core.prepRaw = (opcode, fdArg, addr, len, off, userData) => {
       if (fdArg === fd) order.push(Number(off));
       return prepRaw(opcode, fdArg, addr, len, off, userData);
     };
@@ -376,7 +376,7 @@ test("writes to one region queued beyond capacity: a write from the last in-flig
     );
     assert.ok(winner !== undefined, "the region holds one whole write");
     assert.ok(
-      winner >= count - ring.cqEntries,
+      winner >= count - ring.core.cqEntries,
       `write ${winner} of ${count} landed last`,
     );
   });

@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { closeFd, pipeFds, Ring, writeFd } from "../mod.ts";
+import { closeFd, pipeFds, Ring, writeFd } from "../raw.ts";
 import {
   collectGarbage,
   pattern,
@@ -205,11 +205,11 @@ test("a detached buffer is a TypeError before submission", async () => {
     await using ring = new Ring({ entries: 8 });
     const transferred = new Uint8Array(64);
     transferred.buffer.transfer();
-    assert.throws(() => ring.read(fd, transferred, 0), TypeError);
+    await assert.rejects(() => ring.read(fd, transferred, 0), TypeError);
     const cloned = new Uint8Array(64);
     structuredClone(cloned.buffer, { transfer: [cloned.buffer] });
-    assert.throws(() => ring.write(fd, cloned, 0), TypeError);
-    assert.throws(() => ring.readv(fd, [new Uint8Array(4), cloned], 0));
+    await assert.rejects(() => ring.write(fd, cloned, 0), TypeError);
+    await assert.rejects(() => ring.readv(fd, [new Uint8Array(4), cloned], 0));
     assert.equal(ring.pending, 0);
     assert.equal(await ring.read(fd, new Uint8Array(4), 0), 4);
   });
@@ -219,12 +219,15 @@ test("a resizable ArrayBuffer is a TypeError before submission", async () => {
   await withTempFile({ contents: FILE_DATA.subarray(0, 4096) }, async (fd) => {
     await using ring = new Ring({ entries: 8 });
     const resizable = new ArrayBuffer(64, { maxByteLength: 4096 });
-    assert.throws(() => ring.read(fd, new Uint8Array(resizable), 0), TypeError);
-    assert.throws(
+    await assert.rejects(
+      () => ring.read(fd, new Uint8Array(resizable), 0),
+      TypeError,
+    );
+    await assert.rejects(
       () => ring.write(fd, new DataView(resizable, 0, 8), 0),
       TypeError,
     );
-    assert.throws(
+    await assert.rejects(
       () => ring.writev(fd, [new Uint8Array(resizable)], 0),
       TypeError,
     );

@@ -5,7 +5,7 @@
 // the machine's load cannot decide the result.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Ring } from "../mod.ts";
+import { Ring } from "../raw.ts";
 import { pattern, withTempFile } from "./helpers.ts";
 import { open } from "node:fs/promises";
 import { setImmediate } from "node:timers";

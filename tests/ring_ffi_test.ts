@@ -19,7 +19,7 @@ import {
   SubmissionQueueFullError,
   UringError,
   writeFd,
-} from "../mod.ts";
+} from "../raw.ts";
 import { addressNumber, cString, errno, libc, memoryAt } from "../ffi/mod.ts";
 import { withRing } from "./helpers.ts";
 

@@ -34,7 +34,7 @@ import {
   StatxView,
   UringError,
   writeFd,
-} from "../mod.ts";
+} from "../raw.ts";
 import {
   canUseLoopDevices,
   collect,
@@ -533,7 +533,7 @@ test("prep helpers check their arguments before touching the ring", () => {
 });
 
 test("the Promise-layer Ring (default COOP_TASKRUN flags) runs the low-level I/O path", () => {
-  const ring = new Ring({ entries: 8 });
+  const ring = new Ring({ entries: 8 }).core;
   try {
     withTempFile({ size: 0 }, (fd) => {
       const data = pattern(4096, 21);

@@ -13,7 +13,7 @@ import {
   type RingCore,
   SubmissionQueueFullError,
   writeFd,
-} from "../mod.ts";
+} from "../raw.ts";
 import { collect, withRing } from "./helpers.ts";
 
 test("getSqe hands out cleared entries until the SQ is full, then null", () => {

@@ -12,7 +12,7 @@ import {
   IORING_REGISTER_FILES_SKIP,
   IOSQE_FIXED_FILE,
   UringError,
-} from "../mod.ts";
+} from "../raw.ts";
 import { collect, pattern, withRing, withTempFile } from "./helpers.ts";
 
 test("fixed buffers: write from one, read into another, bytes compared", () => {

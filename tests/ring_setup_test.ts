@@ -31,7 +31,7 @@ import {
   RingCore,
   type RingOptions,
   UringError,
-} from "../mod.ts";
+} from "../raw.ts";
 import { collect, pattern, withRing, withTempFile } from "./helpers.ts";
 
 /** A NOP and a 4 KiB write + read on a tmpfs file, through `ring`. */
@@ -314,8 +314,9 @@ test("many rings opened and closed do not leak descriptors or mappings", () => {
   after.close();
 });
 
-test("Ring (the Promise class) drives the same low-level API and disposes synchronously", () => {
-  const ring = new Ring({ entries: 8 });
+test("Ring (the Promise class) holds a RingCore that drives the same low-level API, and disposes synchronously", () => {
+  const promiseRing = new Ring({ entries: 8 });
+  const ring = promiseRing.core;
   try {
     assert.ok(ring instanceof RingCore);
     exercise(ring);
@@ -328,8 +329,9 @@ test("Ring (the Promise class) drives the same low-level API and disposes synchr
     assert.equal(cqe.res, 0);
     ring.cqAdvance(1);
   } finally {
-    ring[Symbol.dispose]();
+    promiseRing[Symbol.dispose]();
   }
+  assert.equal(promiseRing.closed, true);
   assert.equal(ring.closed, true);
 });
 

@@ -8,7 +8,7 @@ import {
   IORING_SETUP_SQPOLL,
   IOSQE_FIXED_FILE,
   IOSQE_IO_LINK,
-} from "../mod.ts";
+} from "../raw.ts";
 import { collect, pattern, withRing, withTempFile } from "./helpers.ts";
 
 function sleep(ms: number): void {

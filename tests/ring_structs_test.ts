@@ -48,7 +48,7 @@ import {
   StatxView,
   TIMESPEC_SIZE,
   TimespecView,
-} from "../mod.ts";
+} from "../raw.ts";
 import * as constants from "../structs/constants.ts";
 import { haveGcc, runC, skipUnless } from "./helpers.ts";
 

@@ -1,7 +1,7 @@
 /** waitCqeTimeout: a bounded wait for completions (IORING_ENTER_EXT_ARG). */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { closeFd, pipeFds, RingCore, writeFd } from "../mod.ts";
+import { closeFd, pipeFds, RingCore, writeFd } from "../raw.ts";
 
 test("waitCqeTimeout returns -ETIME after about the time given when nothing completes", () => {
   using ring = new RingCore({ entries: 2 });
