@@ -562,6 +562,8 @@ export const F_SETFD = 2;
 export const F_GETFL = 3;
 /** fd flag: close on exec. */
 export const FD_CLOEXEC = 1;
+/** mmap: pages may not be accessed at all. */
+export const PROT_NONE = 0x0;
 /** mmap: pages may be read. */
 export const PROT_READ = 0x1;
 /** mmap: pages may be written. */

@@ -128,6 +128,12 @@ export interface LatenessReport {
   p99: number;
   /** Worst lateness, ms. */
   max: number;
+  /**
+   * Median over the runs pooled of each run's worst lateness, ms: a gap the
+   * workload causes shows in every run, one the machine causes (a
+   * descheduled thread under load) in one.
+   */
+  medianMax: number;
 }
 
 /** Raw lateness samples (ms) of one probe run and how long it ran (ms). */
@@ -148,7 +154,14 @@ function summarize(runs: readonly LatenessSamples[]): LatenessReport {
       ? Infinity
       : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
   const expected = Math.floor(elapsed);
+  const maxima = runs.map((r) => Math.max(-Infinity, ...r.lateness)).sort((
+    a,
+    b,
+  ) => a - b);
   return {
+    medianMax: maxima.length === 0
+      ? Infinity
+      : maxima[Math.floor(maxima.length / 2)],
     ticks,
     expected,
     share: expected === 0 ? 0 : ticks / expected,

@@ -19,9 +19,14 @@ import {
 } from "./promise_helpers.ts";
 
 const FILE_SIZE = 1 << 24; // 16 MiB
-/** Each side runs ROUNDS rounds of ROUND_MS, alternating. */
-const ROUNDS = 3;
-const ROUND_MS = 500;
+/**
+ * Each side runs ROUNDS rounds of ROUND_MS, alternating; the worst gap is
+ * taken as the median of the rounds' worst, so one descheduling of the
+ * process by a loaded machine does not decide it, while a gap the ring
+ * causes, which comes back every round, does.
+ */
+const ROUNDS = 5;
+const ROUND_MS = 300;
 
 /**
  * Runs `depth` loops that each read a random 4 KiB block of a `fileSize`
@@ -54,7 +59,8 @@ async function readFor(
 /** One line for the test log: what a 1 ms timer did under a workload. */
 function describe(what: string, lag: LatenessReport): string {
   return `${what}: timer ${lag.ticks}/${lag.expected} ticks, ` +
-    `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms`;
+    `lateness p99 ${lag.p99.toFixed(2)} ms, max ${lag.max.toFixed(2)} ms ` +
+    `(median of the rounds' max ${lag.medianMax.toFixed(2)} ms)`;
 }
 
 /**
@@ -73,9 +79,11 @@ function describe(what: string, lag: LatenessReport): string {
 function assertTimersKeepUp(lag: LatenessComparison): void {
   const { subject, baseline } = lag;
   assert.ok(
-    subject.max <= baseline.max + 100,
-    `timer late by up to ${subject.max.toFixed(2)} ms under the ring, ` +
-      `${baseline.max.toFixed(2)} ms under the baseline`,
+    subject.medianMax <= baseline.medianMax + 100,
+    `timer late by up to ${subject.medianMax.toFixed(2)} ms (median of ` +
+      `the rounds' worst) under the ring, ${
+        baseline.medianMax.toFixed(2)
+      } ms under the baseline`,
   );
   assert.ok(
     subject.p99 <= baseline.p99 + 20,
