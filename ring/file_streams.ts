@@ -10,6 +10,8 @@
  * @module
  */
 
+import { uninitializedBytes } from "./io_buffers.ts";
+
 /** Bytes per chunk a file stream reads (and hands out). */
 export const STREAM_CHUNK: number = 1 << 20;
 
@@ -57,9 +59,11 @@ export class ReadAhead {
 
   #fill(): void {
     while (!this.#done && this.#queue.length < this.#depth) {
-      const buf = new Uint8Array(this.#chunk);
+      // Uninitialized memory (no zeroing, reused on Bun): a full chunk is
+      // all file data; a short one is copied out so the rest never shows.
+      const buf = uninitializedBytes(this.#chunk);
       const read = this.#readAt(buf, this.#offset).then((n) =>
-        buf.subarray(0, n)
+        n === buf.byteLength ? buf : buf.slice(0, n)
       );
       // Marked handled here; the error reaches the consumer through next().
       read.catch(() => {});

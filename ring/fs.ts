@@ -14,7 +14,11 @@ import type { OpOptions } from "./ring.ts";
 import { UringError } from "./errors.ts";
 import { checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
-import { releaseIoBuffer, takeIoBuffer } from "./io_buffers.ts";
+import {
+  releaseIoBuffer,
+  takeIoBuffer,
+  uninitializedBytes,
+} from "./io_buffers.ts";
 import {
   O_APPEND,
   O_CREAT,
@@ -300,7 +304,9 @@ export async function readFile(
     if (type !== S_IFREG || size === 0) {
       return readToEnd(ring, fd, new Uint8Array(UNKNOWN_SIZE_CHUNK), 0, op);
     }
-    const out = new Uint8Array(size);
+    // Every byte is written by the reads below before `out` is returned; a
+    // short file is returned as a copy of what was read.
+    const out = uninitializedBytes(size);
     // One byte past the expected end, in the same batch: if it is there
     // the file grew since the statx and is read on to its end.
     const probe = new Uint8Array(1);
