@@ -95,12 +95,17 @@ test("package.json: public, licensed, exports, bin, and no runtime dependencies"
   }
   const bin = join(root, pkg.bin.uring);
   assert.match(readFileSync(bin, "utf8"), /^#!\/usr\/bin\/env bun\n/);
+  // The same entry points for JSR, once their modules exist (./raw comes
+  // with raw.ts, from the API split on another branch: deno lint and
+  // publish reject an export whose file is missing).
   const deno = JSON.parse(readFileSync(join(root, "deno.json"), "utf8"));
-  assert.deepEqual(
-    Object.keys(deno.exports).sort(),
-    Object.keys(pkg.exports).filter((k: string) => k !== "./package.json")
-      .sort(),
-  );
+  const present = Object.entries(pkg.exports as Record<string, unknown>)
+    .filter(([key, target]) =>
+      key !== "./package.json" &&
+      existsSync(join(root, (target as { default: string }).default))
+    )
+    .map(([key]) => key);
+  assert.deepEqual(Object.keys(deno.exports).sort(), present.sort());
 });
 
 test("npm pack + bun add into an empty project: import by name, the uring bin, small node_modules", (t) => {
