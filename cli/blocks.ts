@@ -8,6 +8,7 @@
 import type { Ring } from "../ring/ring.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { EnvironmentError } from "./errors.ts";
+import { readFull } from "../ring/fs.ts";
 
 /**
  * One block of the file, as handed to the callback of
@@ -68,7 +69,8 @@ export interface StreamOptions<T> {
 
 /**
  * Reads `buf` fully at `offset`, looping over short reads; returns the
- * bytes read (fewer only at end of file).
+ * bytes read (fewer only at end of file). The file helpers' loop, under the
+ * name the commands use.
  *
  * @example
  * ```ts
@@ -79,21 +81,7 @@ export interface StreamOptions<T> {
  * await readFully(ring, openFd("/etc/hostname", 0), new Uint8Array(4), 0);
  * ```
  */
-export async function readFully(
-  ring: Ring,
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  options?: object,
-): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    const n = await ring.read(fd, buf.subarray(done), offset + done, options);
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
-}
+export const readFully: typeof readFull = readFull;
 
 /**
  * Writes all of `buf` at `offset`, looping over short writes.

@@ -31,8 +31,13 @@ export type WriteAt = (buf: Uint8Array, offset: number) => Promise<void>;
  * @example
  * ```ts
  * import { ReadAhead } from "./file_streams.ts";
- * declare const readAt: (buf: Uint8Array, offset: number) => Promise<number>;
- * const ahead = new ReadAhead(readAt, 0);
+ * const file = new Uint8Array(3000).fill(7);
+ * const readAt = (buf: Uint8Array, offset: number) => {
+ *   const part = file.subarray(offset, offset + buf.byteLength);
+ *   buf.set(part);
+ *   return Promise.resolve(part.byteLength);
+ * };
+ * const ahead = new ReadAhead(readAt, 0, 1024, 2);
  * for (let c = await ahead.next(); c !== null; c = await ahead.next()) {}
  * ```
  */
@@ -112,7 +117,7 @@ export class ReadAhead {
  * @example
  * ```ts
  * import { byteStream } from "./file_streams.ts";
- * declare const readAt: (buf: Uint8Array, offset: number) => Promise<number>;
+ * const readAt = (_buf: Uint8Array, _offset: number) => Promise.resolve(0);
  * const stream = byteStream(readAt, 0, async () => {});
  * const reader = stream.getReader({ mode: "byob" });
  * ```
@@ -181,7 +186,11 @@ export function byteStream(
  * @example
  * ```ts
  * import { byteSink } from "./file_streams.ts";
- * declare const writeAt: (buf: Uint8Array, offset: number) => Promise<void>;
+ * const written: Uint8Array[] = [];
+ * const writeAt = (buf: Uint8Array, _offset: number) => {
+ *   written.push(buf.slice());
+ *   return Promise.resolve();
+ * };
  * const sink = byteSink(writeAt, 0, async () => {});
  * ```
  */

@@ -10,7 +10,7 @@
  * @module
  */
 import type { Ring } from "./ring.ts";
-import type { OpOptions } from "./ring.ts";
+import type { DataOpOptions, OpOptions } from "./ring.ts";
 import { UringError } from "./errors.ts";
 import { checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
@@ -32,7 +32,7 @@ import {
   STATX_SIZE,
   STATX_TYPE,
 } from "../structs/constants.ts";
-import { EISDIR } from "../structs/errno.ts";
+import { EISDIR, ENOSPC } from "../structs/errno.ts";
 import { statxFd } from "../sys/stat.ts";
 import { closeFd } from "../sys/fd.ts";
 
@@ -139,6 +139,13 @@ function checkPath(path: unknown, name: string, what: string): string {
 /**
  * openat through the ring, with the path in the error (the ring's own error
  * only knows the directory fd).
+ *
+ * @example
+ * ```ts
+ * import { openPath } from "./fs.ts";
+ * import { defaultRing } from "./default_ring.ts";
+ * const fd = await openPath(defaultRing(), "/etc/hostname", 0, 0, undefined);
+ * ```
  */
 export async function openPath(
   ring: Ring,
@@ -165,6 +172,15 @@ export async function openPath(
  * a file that was only read does no I/O, while a close through the ring
  * costs a trip through the completion waiter (measured on Bun: 4 KiB
  * readFile 17 us with the ring's close, 10 us without; see bench/fs.ts).
+ *
+ * @example
+ * ```ts
+ * import { closingAfter, openPath, readFull } from "./fs.ts";
+ * import { defaultRing } from "./default_ring.ts";
+ * const ring = defaultRing();
+ * const fd = await openPath(ring, "/etc/hostname", 0, 0, undefined);
+ * const n = await closingAfter(ring, fd, true, () => readFull(ring, fd, new Uint8Array(64), 0));
+ * ```
  */
 export async function closingAfter<T>(
   ring: Ring,
@@ -194,14 +210,24 @@ function closeQuietly(fd: number): void {
 }
 
 /**
- * Reads until `buf` is full or the file ends; resolves to the bytes read.
+ * Reads until `buf` is full or the file ends; resolves to the bytes read
+ * (fewer only at the end of the file).
+ *
+ * @example
+ * ```ts
+ * import { readFull } from "./fs.ts";
+ * import { defaultRing } from "./default_ring.ts";
+ * import { openFd } from "../sys/fd.ts";
+ * const fd = openFd("/etc/hostname", 0);
+ * const n = await readFull(defaultRing(), fd, new Uint8Array(1 << 20), 0);
+ * ```
  */
 export async function readFull(
   ring: Ring,
   fd: number,
   buf: Uint8Array,
   offset: number,
-  op: OpOptions | undefined,
+  op?: DataOpOptions,
 ): Promise<number> {
   let done = 0;
   while (done < buf.byteLength) {
@@ -217,7 +243,19 @@ export async function readFull(
   return done;
 }
 
-/** Writes all of `buf` at `offset` (-1: the file position), retrying short writes. */
+/**
+ * Writes all of `buf` at `offset` (-1: the file position), retrying short
+ * writes; a write that takes nothing is ENOSPC.
+ *
+ * @example
+ * ```ts
+ * import { writeFull } from "./fs.ts";
+ * import { defaultRing } from "./default_ring.ts";
+ * import { openFd } from "../sys/fd.ts";
+ * const fd = openFd("/dev/shm/uring-write-full", 0o102); // O_RDWR | O_CREAT
+ * await writeFull(defaultRing(), fd, new Uint8Array(4096), 0, undefined);
+ * ```
+ */
 export async function writeFull(
   ring: Ring,
   fd: number,
@@ -234,7 +272,7 @@ export async function writeFull(
       op,
     );
     // A regular file that takes no bytes and reports no error is full.
-    if (n === 0) throw new UringError(28, { op: "write", fd });
+    if (n === 0) throw new UringError(ENOSPC, { op: "write", fd });
     done += n;
   }
 }
@@ -245,6 +283,13 @@ export async function writeFull(
  * buffers), all started in the same tick. After the first failure no new task starts;
  * the running ones are awaited (their buffers stay in use until then) and
  * the first error is thrown.
+ *
+ * @example
+ * ```ts
+ * import { inFlight } from "./fs.ts";
+ * const done: number[] = [];
+ * await inFlight(4, (i) => i < 10, async (i) => void done.push(i));
+ * ```
  */
 export async function inFlight(
   lanes: number,
