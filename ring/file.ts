@@ -11,7 +11,15 @@ import type { Statx } from "../structs/statx.ts";
 import { checkOffset, checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
 import { openPath, readFull, writeFull } from "./fs.ts";
-import { byteSink, byteStream, ReadAhead } from "./file_streams.ts";
+import {
+  byteSink,
+  byteStream,
+  ReadAhead,
+  type ReadAt,
+  STREAM_CHUNK,
+  STREAM_READ_AHEAD,
+} from "./file_streams.ts";
+import { fileStatusFlags } from "../sys/fd.ts";
 import { truncateFd } from "../sys/truncate.ts";
 import {
   O_APPEND,
@@ -309,11 +317,12 @@ export class UringFile {
    */
   get readable(): ReadableStream<Uint8Array> {
     this.#check("readable");
-    const start = this.#position;
+    const direct = this.#isDirect();
     return byteStream(
-      (buf, offset) => readFull(this.ring, this.fd, buf, offset, undefined),
-      start,
+      this.#streamReader(direct),
+      this.#position,
       () => this.#closeOnce(),
+      direct,
     );
   }
 
@@ -360,9 +369,13 @@ export class UringFile {
    */
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, unknown> {
     this.#check("iterate");
+    const direct = this.#isDirect();
     const ahead = new ReadAhead(
-      (buf, offset) => readFull(this.ring, this.fd, buf, offset, undefined),
+      this.#streamReader(direct),
       this.#position,
+      STREAM_CHUNK,
+      STREAM_READ_AHEAD,
+      direct,
     );
     try {
       for (let chunk = await ahead.next(); chunk; chunk = await ahead.next()) {
@@ -372,6 +385,22 @@ export class UringFile {
     } finally {
       await ahead.settle();
     }
+  }
+
+  /**
+   * How a stream reads a chunk: until it is full, except on an O_DIRECT
+   * file, where only the end of the file gives a short read and a retry at
+   * the unaligned offset after it would fail with EINVAL.
+   */
+  #streamReader(direct: boolean): ReadAt {
+    return direct
+      ? (buf, offset) => this.ring.read(this.fd, buf, offset)
+      : (buf, offset) => readFull(this.ring, this.fd, buf, offset);
+  }
+
+  /** Whether the fd is O_DIRECT now (one fcntl, when a stream starts). */
+  #isDirect(): boolean {
+    return (fileStatusFlags(this.fd) & O_DIRECT) !== 0;
   }
 
   #closeOnce(): Promise<void> {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { uninitializedBytes } from "./io_buffers.ts";
+import { dataBuffer } from "./io_buffers.ts";
 
 /** Bytes per chunk a file stream reads (and hands out). */
 export const STREAM_CHUNK: number = 1 << 20;
@@ -45,28 +45,34 @@ export class ReadAhead {
   readonly #readAt: ReadAt;
   readonly #chunk: number;
   readonly #depth: number;
+  readonly #direct: boolean;
   #offset: number;
   #queue: Promise<Uint8Array>[] = [];
   #done = false;
 
-  /** Starts reading at `start` on the first `next()`. */
+  /**
+   * Starts reading at `start` on the first `next()`. `direct`: the file is
+   * O_DIRECT, so chunks are 4096-aligned memory.
+   */
   constructor(
     readAt: ReadAt,
     start: number,
     chunk: number = STREAM_CHUNK,
     depth: number = STREAM_READ_AHEAD,
+    direct = false,
   ) {
     this.#readAt = readAt;
     this.#offset = start;
     this.#chunk = chunk;
     this.#depth = depth;
+    this.#direct = direct;
   }
 
   #fill(): void {
     while (!this.#done && this.#queue.length < this.#depth) {
       // Uninitialized memory (no zeroing, reused on Bun): a full chunk is
       // all file data; a short one is copied out so the rest never shows.
-      const buf = uninitializedBytes(this.#chunk);
+      const buf = dataBuffer(this.#chunk, this.#direct);
       const read = this.#readAt(buf, this.#offset).then((n) =>
         n === buf.byteLength ? buf : buf.slice(0, n)
       );
@@ -113,6 +119,8 @@ export class ReadAhead {
  * the chunks as read; BYOB readers get them copied into their views.
  * `finish` runs once when the stream ends, fails or is cancelled (after
  * every read in flight has settled), with the error if there was one.
+ * `direct`: the file is O_DIRECT (aligned chunks; the position must be
+ * block-aligned too).
  *
  * @example
  * ```ts
@@ -126,8 +134,15 @@ export function byteStream(
   readAt: ReadAt,
   start: number,
   finish: (error?: unknown) => Promise<void>,
+  direct = false,
 ): ReadableStream<Uint8Array> {
-  const ahead = new ReadAhead(readAt, start);
+  const ahead = new ReadAhead(
+    readAt,
+    start,
+    STREAM_CHUNK,
+    STREAM_READ_AHEAD,
+    direct,
+  );
   let leftover: Uint8Array | null = null;
   let finished = false;
   const end = async (error?: unknown) => {

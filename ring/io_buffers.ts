@@ -64,3 +64,18 @@ export function uninitializedBytes(size: number): Uint8Array {
   const b = Buffer.allocUnsafeSlow(size);
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
+
+/**
+ * A buffer for file data the kernel fills: 4096-aligned for an O_DIRECT
+ * file (the kernel refuses unaligned memory there), otherwise
+ * {@linkcode uninitializedBytes}.
+ *
+ * @example
+ * ```ts
+ * import { dataBuffer } from "./io_buffers.ts";
+ * const buf = dataBuffer(1 << 20, true); // aligned, for an O_DIRECT read
+ * ```
+ */
+export function dataBuffer(size: number, direct: boolean): Uint8Array {
+  return direct ? alignedBuffer(size) : uninitializedBytes(size);
+}
