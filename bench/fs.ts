@@ -7,7 +7,8 @@
  * - `writeFile` of 256 MiB vs `Deno.writeFile` or `Bun.write`, and
  *   `node:fs/promises.writeFile`;
  * - streaming 256 MiB through `file.readable` vs `FsFile.readable` or
- *   `Bun.file().stream()`;
+ *   `Bun.file().stream()`, and `file.readable` of the file opened O_DIRECT
+ *   (from the disk, not the cache: the one case here where O_DIRECT applies);
  * - `copyFile` of 256 MiB vs `node:fs/promises.copyFile` (and
  *   `Deno.copyFile` on Deno), which use copy_file_range in the kernel.
  *
@@ -159,6 +160,10 @@ try {
           async () => drain((await openFile(src)).readable),
         ],
         [own.streamName, async () => drain(await own.stream(src))],
+        [
+          "uring readable O_DIRECT",
+          async () => drain((await openFile(src, { direct: true })).readable),
+        ],
       ]),
     );
   }
