@@ -35,6 +35,7 @@ import {
 import { EISDIR, ENOSPC } from "../structs/errno.ts";
 import { statxFd } from "../sys/stat.ts";
 import { closeFd } from "../sys/fd.ts";
+import { truncateFd } from "../sys/truncate.ts";
 
 /**
  * readFile: 64 MiB requests, 2 in flight. Reading cached data is a copy
@@ -528,23 +529,30 @@ export async function copyFile(
   const { ring, op } = resolveOptions(options, FS_OPTION_NAMES, "copyFile");
   const from = await openPath(ring, src, O_RDONLY, 0, op);
   await closingAfter(ring, from, true, async () => {
-    const st = statxFd(from, STATX_SIZE_AND_TYPE);
+    const st = statxFd(from);
     if (fileType(st.mode) === S_IFDIR) {
       throw new UringError(EISDIR, { op: "read", path: src });
     }
+    // Not O_TRUNC: when dst is src under another name, truncating on open
+    // would destroy the data before the check below could see it.
     const to = await openPath(
       ring,
       dst,
-      O_WRONLY | O_CREAT | O_TRUNC,
+      O_WRONLY | O_CREAT,
       st.mode & 0o7777,
       op,
     );
-    await closingAfter(
-      ring,
-      to,
-      false,
-      () => copyData(ring, from, to, st.size, op),
-    );
+    await closingAfter(ring, to, false, async () => {
+      const target = statxFd(to);
+      if (
+        target.ino === st.ino && target.devMajor === st.devMajor &&
+        target.devMinor === st.devMinor
+      ) {
+        return; // the same file: already a copy of itself
+      }
+      truncateFd(to, 0);
+      await copyData(ring, from, to, st.size, op);
+    });
   });
 }
 

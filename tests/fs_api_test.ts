@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import {
   chmodSync,
+  linkSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -134,6 +135,13 @@ test("copyFile copies many chunks, and a new file gets the permission bits", asy
   await copyFile(src, fresh);
   assert.equal(statSync(fresh).mode & 0o777, 0o640);
   assert.deepEqual(new Uint8Array(readFileSync(fresh)), data);
+  // Onto itself (also through a second name): the data must survive.
+  await copyFile(src, src);
+  assert.deepEqual(new Uint8Array(readFileSync(src)), data);
+  const alias = path("alias");
+  linkSync(src, alias);
+  await copyFile(alias, src);
+  assert.deepEqual(new Uint8Array(readFileSync(src)), data);
   const empty = path("empty");
   writeFileSync(empty, "");
   await copyFile(empty, dst);
