@@ -371,6 +371,37 @@ test("an O_DIRECT file streams through readable and for await (aligned reads)", 
   }
 });
 
+test("stream and iteration errors reject with UringError and close (or keep) the file", async () => {
+  await readFile("/etc/hostname");
+  const before = openFds();
+  // A directory opens for reading; its reads fail with EISDIR.
+  const d = await openFile(dir);
+  await assert.rejects(
+    () => new Response(d.readable).arrayBuffer(),
+    (e) => e instanceof UringError && e.code === "EISDIR",
+  );
+  assert.equal(d.closed, true);
+  assert.equal(openFds(), before);
+  await using again = await openFile(dir);
+  await assert.rejects(
+    async () => {
+      for await (const _ of again) assert.fail("a directory has no chunks");
+    },
+    (e) => e instanceof UringError && e.code === "EISDIR",
+  );
+  assert.equal(again.closed, false); // iteration leaves closing to its owner
+  // A file open only for reading refuses writes through writable.
+  const p = path("ro-writable");
+  writeFileSync(p, "x");
+  const ro = await openFile(p);
+  const writer = ro.writable.getWriter();
+  await assert.rejects(
+    () => writer.write(new Uint8Array(4)),
+    (e) => e instanceof UringError && e.code === "EBADF",
+  );
+  assert.equal(ro.closed, true);
+});
+
 test("a closed File refuses further calls with TypeError", async () => {
   const p = path("closed");
   writeFileSync(p, "x");
