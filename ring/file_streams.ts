@@ -223,10 +223,12 @@ export function byteSink(
   };
   return new WritableStream<Uint8Array>({
     async write(chunk) {
-      if (!(chunk instanceof Uint8Array)) {
-        throw new TypeError("file.writable takes Uint8Array chunks");
-      }
+      // A failed write errors the stream, and an errored stream never calls
+      // close or abort: the file is closed here, whatever went wrong.
       try {
+        if (!(chunk instanceof Uint8Array)) {
+          throw new TypeError("file.writable takes Uint8Array chunks");
+        }
         await writeAt(chunk, offset);
       } catch (error) {
         await end(error).catch(() => {});

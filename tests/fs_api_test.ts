@@ -382,7 +382,7 @@ test("stream and iteration errors reject with UringError and close (or keep) the
   );
   assert.equal(d.closed, true);
   assert.equal(openFds(), before);
-  await using again = await openFile(dir);
+  const again = await openFile(dir);
   await assert.rejects(
     async () => {
       for await (const _ of again) assert.fail("a directory has no chunks");
@@ -390,6 +390,7 @@ test("stream and iteration errors reject with UringError and close (or keep) the
     (e) => e instanceof UringError && e.code === "EISDIR",
   );
   assert.equal(again.closed, false); // iteration leaves closing to its owner
+  await again.close();
   // A file open only for reading refuses writes through writable.
   const p = path("ro-writable");
   writeFileSync(p, "x");
@@ -400,6 +401,14 @@ test("stream and iteration errors reject with UringError and close (or keep) the
     (e) => e instanceof UringError && e.code === "EBADF",
   );
   assert.equal(ro.closed, true);
+  // A chunk that is not bytes is a TypeError, and the file closes too.
+  const rw = await openFile(p, { write: true });
+  await assert.rejects(
+    () => rw.writable.getWriter().write("text" as never),
+    TypeError,
+  );
+  assert.equal(rw.closed, true);
+  assert.equal(openFds(), before);
 });
 
 test("a closed File refuses further calls with TypeError", async () => {
