@@ -476,6 +476,20 @@ test("ENOSPC on a small tmpfs rejects with UringError and leaks no fd", async (t
   }
 });
 
+test("a program that uses the default ring and never closes it exits on its own", () => {
+  // examples/fs.ts leaves the default ring open, as programs do.
+  const example = new URL("../examples/fs.ts", import.meta.url).pathname;
+  const isDeno = "Deno" in globalThis;
+  const r = spawnSync(
+    process.execPath,
+    [...(isDeno ? ["run", "-A"] : []), example, dir],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(r.signal, null, "killed: the process did not exit by itself");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /after truncate: 0/);
+});
+
 test("the default ring is one ring, reused", () => {
   assert.equal(defaultRing(), defaultRing());
 });
