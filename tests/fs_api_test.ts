@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -52,8 +53,22 @@ function tiled(size: number, seed: number): Uint8Array {
   return out;
 }
 
+/**
+ * Descriptors of this process open on anything under the test's directory
+ * (every file these tests touch, the tmpfs mount included). Counting only
+ * those keeps other tests' rings and workers, which may close while these
+ * run, out of the count.
+ */
 function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
+  let count = 0;
+  for (const fd of readdirSync("/proc/self/fd")) {
+    try {
+      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith(dir)) count++;
+    } catch {
+      // Closed between the listing and the readlink: not open.
+    }
+  }
+  return count;
 }
 
 /** Runs `body` (which must reject with UringError `code`) and checks no fd leaked. */
