@@ -37,8 +37,18 @@ export {
   openFile,
   type OpenFileOptions,
   openFlags,
+  type SeekFrom,
   UringFile,
 } from "./ring/file.ts";
+export {
+  copyFile,
+  type FileData,
+  type FsOptions,
+  readFile,
+  writeFile,
+  type WriteFileOptions,
+} from "./ring/fs.ts";
+export { FfiPermissionError } from "./ffi/permission.ts";
 export {
   RingClosedError,
   SubmissionQueueFullError,

@@ -27,10 +27,12 @@ interface BunFfiModule {
   ): ArrayBuffer;
 }
 
-// A computed specifier keeps Deno's module graph from trying to resolve the
-// `bun:` scheme when it type-checks the project.
-const specifier = ["bun", "ffi"].join(":");
-const bunFfi = (await import(specifier)) as BunFfiModule;
+// Bun's `import.meta.require` rather than an import: Deno's module graph
+// (deno check, deno publish) would try to resolve the `bun:` scheme, and a
+// computed dynamic import makes `deno publish` warn that it cannot analyse it.
+const bunFfi = (import.meta as ImportMeta & {
+  require(id: string): unknown;
+}).require("bun:ffi") as BunFfiModule;
 
 /** Neutral → Bun. `i64_fast` returns a number whenever it is exact. */
 const TYPES: Record<NativeType, string> = {

@@ -13,8 +13,10 @@ interface BunFfi {
   ): { symbols: Record<string, (...args: number[]) => number> };
 }
 
-const specifier = ["bun", "ffi"].join(":");
-const { dlopen } = (await import(specifier)) as BunFfi;
+// `import.meta.require`, not an import: see the note in bun.ts.
+const { dlopen } = (import.meta as ImportMeta & {
+  require(id: string): unknown;
+}).require("bun:ffi") as BunFfi;
 const enter = dlopen("liburing.so.2", {
   io_uring_enter: { args: ["i32", "u32", "u32", "u32", "ptr"], returns: "i32" },
 }).symbols.io_uring_enter;

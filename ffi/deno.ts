@@ -12,6 +12,7 @@ import type {
   RuntimeFfi,
   SymbolTable,
 } from "./types.ts";
+import { FfiPermissionError } from "./permission.ts";
 
 type DenoType = Deno.NativeType | "void";
 
@@ -46,7 +47,20 @@ function open<T extends SymbolTable>(
       optional: spec.optional,
     };
   }
-  const lib = Deno.dlopen(path, denoTable);
+  let lib: Deno.DynamicLibrary<Record<string, Deno.ForeignFunction>>;
+  try {
+    lib = Deno.dlopen(path, denoTable);
+  } catch (error) {
+    // Without --allow-ffi the library is there but may not be loaded: say
+    // which flag grants it rather than suggesting a package install.
+    if (
+      error instanceof Deno.errors.NotCapable ||
+      error instanceof Deno.errors.PermissionDenied
+    ) {
+      throw new FfiPermissionError(path, error);
+    }
+    throw error;
+  }
   const out: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(table)) {
     // deno-lint-ignore no-explicit-any

@@ -18,6 +18,9 @@ import {
   LIBURING_SYMBOLS,
 } from "./symbols.ts";
 import { WorkerPool } from "./blocking_io.ts";
+import { FfiPermissionError } from "./permission.ts";
+
+export { FfiPermissionError };
 
 export type {
   BlockingIo,
@@ -121,6 +124,8 @@ function load<T extends Record<string, { args: readonly unknown[] }>>(
       // deno-lint-ignore no-explicit-any
       return rt.open(name, table as any) as any;
     } catch (error) {
+      // A missing permission is the same for every name: no point trying on.
+      if (error instanceof FfiPermissionError) throw error;
       lastError = error;
     }
   }

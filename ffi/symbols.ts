@@ -61,6 +61,8 @@ export const LIBC_SYMBOLS = {
   ioctl: { args: ["i32", "u64", "address"], result: "i32" },
   fcntl: { args: ["i32", "i32", "i64"], result: "i32" },
   fstat: { args: ["i32", "buffer"], result: "i32" },
+  /** int ftruncate(int fd, off_t length) */
+  ftruncate: { args: ["i32", "i64"], result: "i32" },
   /** int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) (glibc 2.28) */
   statx: { args: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   getrlimit: { args: ["i32", "buffer"], result: "i32" },

@@ -1,12 +1,26 @@
 /**
  * `openFile`: the file handle users expect, on top of a ring's Promise API.
+ * It keeps its own position (reads and writes without an offset continue
+ * where the last one ended), and offers web streams and async iteration.
  *
  * @module
  */
 import { Ring } from "./ring.ts";
 import type { OpOptions } from "./ring.ts";
 import type { Statx } from "../structs/statx.ts";
-import { checkOptions } from "./validate.ts";
+import { checkOffset, checkOptions } from "./validate.ts";
+import { defaultRing } from "./default_ring.ts";
+import { openPath, readFull, writeFull } from "./fs.ts";
+import {
+  byteSink,
+  byteStream,
+  ReadAhead,
+  type ReadAt,
+  STREAM_CHUNK,
+  STREAM_READ_AHEAD,
+} from "./file_streams.ts";
+import { fileStatusFlags } from "../sys/fd.ts";
+import { truncateFd } from "../sys/truncate.ts";
 import {
   O_APPEND,
   O_CREAT,
@@ -60,24 +74,7 @@ const OPEN_OPTION_NAMES = [
   "ring",
 ];
 
-let sharedRing: Ring | undefined;
-
-/**
- * The ring `openFile` uses when none is given: created on first use, it
- * keeps nothing running while idle.
- *
- * @example
- * ```ts
- * import { defaultRing } from "./file.ts";
- * await defaultRing().nop();
- * ```
- */
-export function defaultRing(): Ring {
-  if (sharedRing === undefined || sharedRing.closed) {
-    sharedRing = new Ring({ entries: 256 });
-  }
-  return sharedRing;
-}
+export { defaultRing };
 
 /**
  * Open flags for the options (exported for tests and tools).
@@ -102,15 +99,35 @@ export function openFlags(options: OpenFileOptions): number {
 }
 
 /**
- * An open file whose I/O goes through a ring. Offsets are explicit; `-1`
- * means the current file position.
+ * Where {@linkcode UringFile.seek} counts from: the start, the current
+ * position, or the end of the file (the values of Deno's `SeekMode`).
+ *
+ * @example
+ * ```ts
+ * import type { SeekFrom } from "./file.ts";
+ * const end: SeekFrom = "end"; // or 2
+ * ```
+ */
+export type SeekFrom = "start" | "current" | "end" | 0 | 1 | 2;
+
+/**
+ * An open file whose I/O goes through a ring.
+ *
+ * `read(buf)` and `write(buf)` without an offset use the file's own
+ * position and move it by the bytes transferred; such calls (and `seek`,
+ * `truncate`, `close`) run in the order they were made. With an offset
+ * they are independent requests that can all be in flight at once and
+ * leave the position alone (`-1` means the kernel's file position).
  *
  * @example
  * ```ts
  * import { openFile } from "./file.ts";
- * await using f = await openFile("/dev/shm/uring-file", { create: true });
- * await f.write(new TextEncoder().encode("hi"), 0);
- * console.log((await f.stat()).size); // 2
+ * await using f = await openFile("/dev/shm/uring-file", { create: true, truncate: true });
+ * await f.write(new TextEncoder().encode("hello "));
+ * await f.write(new TextEncoder().encode("world"));
+ * await f.seek(0);
+ * const buf = new Uint8Array(11);
+ * await f.read(buf); // 11, "hello world"
  * ```
  */
 export class UringFile {
@@ -121,36 +138,133 @@ export class UringFile {
   /** The ring its requests go through. */
   readonly ring: Ring;
   #closed = false;
+  #position = 0;
+  readonly #append: boolean;
+  /** Positional calls run one after another, in call order. */
+  #order: Promise<unknown> = Promise.resolve();
 
-  /** Wraps an fd already open on `ring`; {@linkcode openFile} is the usual way in. */
-  constructor(ring: Ring, fd: number, path: string) {
+  /**
+   * Wraps an fd already open on `ring`; {@linkcode openFile} is the usual
+   * way in. `append`: the fd has O_APPEND (writes go to the end).
+   */
+  constructor(ring: Ring, fd: number, path: string, append = false) {
     this.ring = ring;
     this.fd = fd;
     this.path = path;
+    this.#append = append;
+  }
+
+  /** The position the next `read(buf)` or `write(buf)` without an offset uses. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /** True once `close()` has been called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   #check(what: string): void {
     if (this.#closed) throw new TypeError(`${what}: ${this.path} is closed`);
   }
 
-  /** Reads into `buf` at `offset`; resolves to the bytes read. */
+  /** Runs `body` after every positional call made before it has settled. */
+  #inOrder<T>(body: () => Promise<T>): Promise<T> {
+    const run = this.#order.then(body);
+    this.#order = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * Reads into `buf`; resolves to the bytes read (0 at the end of the
+   * file). Without `offset`, reads at the file's position and moves it.
+   */
   read(
     buf: ArrayBufferView,
-    offset: number | bigint,
+    offset?: number | bigint,
     options?: OpOptions,
   ): Promise<number> {
     this.#check("read");
-    return this.ring.read(this.fd, buf, offset, options);
+    if (offset !== undefined) {
+      return this.ring.read(this.fd, buf, offset, options);
+    }
+    return this.#inOrder(async () => {
+      const n = await this.ring.read(this.fd, buf, this.#position, options);
+      this.#position += n;
+      return n;
+    });
   }
 
-  /** Writes `buf` at `offset`; resolves to the bytes written. */
+  /**
+   * Writes `buf`; resolves to the bytes written. Without `offset`, writes
+   * at the file's position and moves it (on an `append` file: at the end,
+   * and the position does not move).
+   */
   write(
     buf: ArrayBufferView,
-    offset: number | bigint,
+    offset?: number | bigint,
     options?: OpOptions,
   ): Promise<number> {
     this.#check("write");
-    return this.ring.write(this.fd, buf, offset, options);
+    if (offset !== undefined) {
+      return this.ring.write(this.fd, buf, offset, options);
+    }
+    return this.#inOrder(async () => {
+      if (this.#append) return this.ring.write(this.fd, buf, -1, options);
+      const n = await this.ring.write(this.fd, buf, this.#position, options);
+      this.#position += n;
+      return n;
+    });
+  }
+
+  /**
+   * Moves the position to `offset` counted from the start (default), the
+   * current position or the end; resolves to the new position.
+   */
+  seek(offset: number | bigint, from: SeekFrom = "start"): Promise<number> {
+    this.#check("seek");
+    const delta = typeof offset === "bigint"
+      ? checkOffset(offset < 0n ? -offset : offset, "offset", false) *
+        (offset < 0n ? -1 : 1)
+      : offset;
+    if (!Number.isSafeInteger(delta)) {
+      throw new TypeError(`seek: offset must be an integer, got ${offset}`);
+    }
+    const base = { start: 0, current: 1, end: 2 }[from as string] ?? from;
+    if (base !== 0 && base !== 1 && base !== 2) {
+      throw new TypeError(
+        `seek: from must be "start", "current" or "end", got ${String(from)}`,
+      );
+    }
+    return this.#inOrder(async () => {
+      const origin = base === 0
+        ? 0
+        : base === 1
+        ? this.#position
+        : (await this.ring.statx(this.fd)).size;
+      const target = origin + delta;
+      if (target < 0) {
+        throw new RangeError(`seek: position ${target} is before the start`);
+      }
+      return this.#position = target;
+    });
+  }
+
+  /**
+   * Sets the file's size to `length` bytes (default 0), cutting it or
+   * extending it with zeros. The position does not move.
+   */
+  truncate(length: number = 0): Promise<void> {
+    this.#check("truncate");
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw new RangeError(
+        `truncate: length must be a non-negative integer, got ${length}`,
+      );
+    }
+    return this.#inOrder(() => {
+      truncateFd(this.fd, length);
+      return Promise.resolve();
+    });
   }
 
   /** Scatter read at `offset`. */
@@ -188,11 +302,121 @@ export class UringFile {
       : this.ring.fsync(this.fd, rest);
   }
 
-  /** Closes the file (through the ring). A second close throws. */
-  async close(): Promise<void> {
+  /**
+   * The rest of the file from the position, as a byte stream (default
+   * and BYOB readers). Several reads run ahead of the consumer. The file
+   * is closed when the stream ends, fails or is cancelled, as Deno's
+   * `FsFile.readable` does.
+   *
+   * @example
+   * ```ts
+   * import { openFile } from "./file.ts";
+   * const f = await openFile("/etc/hostname");
+   * const text = await new Response(f.readable).text();
+   * ```
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#check("readable");
+    const direct = this.#isDirect();
+    return byteStream(
+      this.#streamReader(direct),
+      this.#position,
+      () => this.#closeOnce(),
+      direct,
+    );
+  }
+
+  /**
+   * A stream that writes each chunk at the position and after the
+   * previous one; closing or aborting it closes the file, as Deno's
+   * `FsFile.writable` does.
+   *
+   * @example
+   * ```ts
+   * import { openFile } from "./file.ts";
+   * const f = await openFile("/dev/shm/uring-copy", { create: true, truncate: true });
+   * await (await openFile("/etc/hostname")).readable.pipeTo(f.writable);
+   * ```
+   */
+  get writable(): WritableStream<Uint8Array> {
+    this.#check("writable");
+    return byteSink(
+      (buf, offset) =>
+        writeFull(
+          this.ring,
+          this.fd,
+          buf,
+          this.#append ? -1 : offset,
+          undefined,
+        ),
+      this.#position,
+      () => this.#closeOnce(),
+    );
+  }
+
+  /**
+   * `for await (const chunk of file)`: the rest of the file from the
+   * position, in chunks (with reads in flight ahead). The position moves
+   * past each chunk handed out; the file stays open.
+   *
+   * @example
+   * ```ts
+   * import { openFile } from "./file.ts";
+   * await using f = await openFile("/etc/hostname");
+   * let bytes = 0;
+   * for await (const chunk of f) bytes += chunk.byteLength;
+   * ```
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, unknown> {
+    this.#check("iterate");
+    const direct = this.#isDirect();
+    const ahead = new ReadAhead(
+      this.#streamReader(direct),
+      this.#position,
+      STREAM_CHUNK,
+      STREAM_READ_AHEAD,
+      direct,
+    );
+    try {
+      for (let chunk = await ahead.next(); chunk; chunk = await ahead.next()) {
+        this.#position += chunk.byteLength;
+        yield chunk;
+      }
+    } finally {
+      await ahead.settle();
+    }
+  }
+
+  /**
+   * How a stream reads a chunk: until it is full, except on an O_DIRECT
+   * file, where only the end of the file gives a short read and a retry at
+   * the unaligned offset after it would fail with EINVAL.
+   */
+  #streamReader(direct: boolean): ReadAt {
+    return direct
+      ? (buf, offset) => this.ring.read(this.fd, buf, offset)
+      : (buf, offset) => readFull(this.ring, this.fd, buf, offset);
+  }
+
+  /** Whether the fd is O_DIRECT now (one fcntl, when a stream starts). */
+  #isDirect(): boolean {
+    return (fileStatusFlags(this.fd) & O_DIRECT) !== 0;
+  }
+
+  #closeOnce(): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.close();
+  }
+
+  /**
+   * Closes the file (through the ring), after the positional calls made
+   * before it. A second close throws.
+   */
+  close(): Promise<void> {
     this.#check("close");
     this.#closed = true;
-    await this.ring.closeFd(this.fd);
+    return this.#inOrder(async () => {
+      await this.ring.closeFd(this.fd);
+    });
   }
 
   /** `await using f = await openFile(...)` closes it at scope end. */
@@ -231,6 +455,13 @@ export async function openFile(
     throw new TypeError("openFile option ring must be a Ring");
   }
   const ring = options.ring ?? defaultRing();
-  const fd = await ring.openat(path, openFlags(options), options.mode ?? 0o644);
-  return new UringFile(ring, fd, path);
+  const flags = openFlags(options);
+  const fd = await openPath(
+    ring,
+    path,
+    flags,
+    options.mode ?? 0o644,
+    undefined,
+  );
+  return new UringFile(ring, fd, path, options.append === true);
 }
