@@ -1,0 +1,37 @@
+/**
+ * Library-owned I/O memory: buffers the kernel uses directly
+ * (`allocateBuffer`), staging slices for caller-owned buffers
+ * (`StagingPool`), and direct-I/O alignment (`directIoAlignment`).
+ * See docs/memory.md for what the engines do with transferred buffers and
+ * why the design follows from it.
+ *
+ * @module
+ */
+export {
+  allocateBuffer,
+  type AllocateOptions,
+  idleOwnedBytes,
+  isLibraryOwned,
+  MAX_BUFFER_BYTES,
+  OwnedRegion,
+  releaseBuffer,
+  releaseIo,
+  retainIo,
+} from "./owned.ts";
+export {
+  MAX_STAGING_ALIGNMENT,
+  StagingPool,
+  type StagingPoolOptions,
+  StagingSlice,
+  type StagingStats,
+} from "./staging.ts";
+export {
+  alignmentError,
+  type AlignmentSource,
+  checkDirectIo,
+  describeAlignmentSource,
+  type DirectIoAlignment,
+  directIoAlignment,
+  type DirectIoRequest,
+  logicalBlockSize,
+} from "./alignment.ts";
