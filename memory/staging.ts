@@ -33,6 +33,8 @@ export const MAX_STAGING_ALIGNMENT = MAX_SLAB_ALIGN;
 
 /** One mmap'd region that slices are carved from. */
 interface Slab {
+  /** The pool that mapped it (release checks the slice comes from it). */
+  readonly owner: StagingPool;
   readonly address: number;
   readonly bytes: number;
   /** Slices of this slab currently acquired. */
@@ -145,8 +147,10 @@ function mapAligned(bytes: number, align: number): number {
  * ```
  */
 export function stagingClass(length: number, alignment: number): number {
-  const need = Math.max(length, alignment, 1 << MIN_CLASS_SHIFT);
-  return Math.max(MIN_CLASS_SHIFT, Math.ceil(Math.log2(need)));
+  const need = length > alignment ? length : alignment;
+  if (need <= 1 << MIN_CLASS_SHIFT) return MIN_CLASS_SHIFT;
+  // ceil(log2(need)) without floating point: need <= 2^31 fits in 32 bits.
+  return 32 - Math.clz32(need - 1);
 }
 
 /**
@@ -222,7 +226,7 @@ export class StagingPool {
     const size = 2 ** shift;
     const bytes = Math.max(size, SLAB_BYTES);
     const address = mapAligned(bytes, Math.min(size, MAX_SLAB_ALIGN));
-    const slab: Slab = { address, bytes, inUse: 0 };
+    const slab: Slab = { owner: this, address, bytes, inUse: 0 };
     this.#slabs.add(slab);
     this.#mappedBytes += bytes;
     this.#slabsMapped++;
@@ -240,10 +244,11 @@ export class StagingPool {
    * @throws {RangeError} when `source` is longer than the slice.
    */
   copyIn(slice: StagingSlice, source: ArrayBufferView): void {
-    if (isDetached(source)) {
+    const n = source.byteLength;
+    // Only an empty view can be over a detached buffer.
+    if (n === 0 && isDetached(source)) {
       throw new TypeError("the buffer is detached and cannot be written");
     }
-    const n = source.byteLength;
     if (n > slice.capacity) {
       throw new RangeError(
         `${n} bytes do not fit a ${slice.capacity}-byte staging slice`,
@@ -282,7 +287,7 @@ export class StagingPool {
   copyInAll(slice: StagingSlice, sources: readonly ArrayBufferView[]): void {
     let at = 0;
     for (const source of sources) {
-      if (isDetached(source)) {
+      if (source.byteLength === 0 && isDetached(source)) {
         throw new TypeError("a buffer is detached and cannot be written");
       }
       if (at + source.byteLength > slice.capacity) {
@@ -334,7 +339,7 @@ export class StagingPool {
    * @throws {Error} on a double release or a slice of another pool.
    */
   release(slice: StagingSlice): void {
-    if (!slice.inUse || !this.#slabs.has(slice.slab)) {
+    if (!slice.inUse || slice.slab.owner !== this) {
       throw new Error("StagingPool.release: slice is not acquired from here");
     }
     slice.inUse = false;
@@ -392,7 +397,10 @@ function isDetached(view: ArrayBufferView): boolean {
 }
 
 function checkTarget(target: ArrayBufferView, count: number, op: string): void {
-  if (isDetached(target) || target.byteLength < count) {
+  // A detached buffer's views have byteLength 0, and count > 0 here, so
+  // one length check covers detached, transferred and shrunk alike (and
+  // skips the `detached` getter, measured at ~100 ns on Deno).
+  if (target.byteLength < count) {
     throw new TypeError(
       `${op}: the buffer was detached, transferred or shrunk while the ` +
         `request was in flight (it has ${target.byteLength} bytes, ` +
