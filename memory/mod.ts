@@ -22,6 +22,7 @@ export {
   MAX_STAGING_ALIGNMENT,
   StagingPool,
   type StagingPoolOptions,
+  type StagingSlab,
   StagingSlice,
   type StagingStats,
 } from "./staging.ts";

@@ -33,8 +33,14 @@ const WASM_PAGE = 65536;
 /**
  * Largest buffer: the kernel moves at most INT_MAX rounded down to a page
  * per read or write (MAX_RW_COUNT), so 2 GiB covers every single request.
+ *
+ * @example
+ * ```ts
+ * import { MAX_BUFFER_BYTES } from "./owned.ts";
+ * MAX_BUFFER_BYTES; // 2147483648
+ * ```
  */
-export const MAX_BUFFER_BYTES = 2 ** 31;
+export const MAX_BUFFER_BYTES: number = 2 ** 31;
 
 /** Idle released memory kept for reuse, per process (beyond it, GC frees). */
 const MAX_IDLE_BYTES = 64 * 1024 * 1024;

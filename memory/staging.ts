@@ -28,14 +28,33 @@ const MIN_CLASS_SHIFT = 12;
 const SLAB_BYTES = 1 << 20;
 /** Slab bases are aligned to their class up to this (huge-page size). */
 const MAX_SLAB_ALIGN = 1 << 21;
-/** Largest alignment a caller may ask for. */
-export const MAX_STAGING_ALIGNMENT = MAX_SLAB_ALIGN;
+/**
+ * Largest alignment {@linkcode StagingPool.acquire} takes (2 MiB).
+ *
+ * @example
+ * ```ts
+ * import { MAX_STAGING_ALIGNMENT } from "./staging.ts";
+ * MAX_STAGING_ALIGNMENT; // 2097152
+ * ```
+ */
+export const MAX_STAGING_ALIGNMENT: number = MAX_SLAB_ALIGN;
 
-/** One mmap'd region that slices are carved from. */
-interface Slab {
+/**
+ * One mmap'd region that slices are carved from (internal to the pool;
+ * exported for its type only).
+ *
+ * @example
+ * ```ts
+ * import { StagingPool, type StagingSlab } from "./staging.ts";
+ * const slab: StagingSlab = new StagingPool().acquire(16).slab;
+ * ```
+ */
+export interface StagingSlab {
   /** The pool that mapped it (release checks the slice comes from it). */
   readonly owner: StagingPool;
+  /** Base address of the mapping. */
   readonly address: number;
+  /** Length of the mapping in bytes. */
   readonly bytes: number;
   /** Slices of this slab currently acquired. */
   inUse: number;
@@ -69,10 +88,10 @@ export class StagingSlice {
   /** Size class index (log2 of capacity). */
   readonly shift: number;
   /** The slab it belongs to. */
-  readonly slab: Slab;
+  readonly slab: StagingSlab;
 
   /** Made by the pool only. */
-  constructor(address: number, shift: number, slab: Slab) {
+  constructor(address: number, shift: number, slab: StagingSlab) {
     this.address = address;
     this.capacity = 2 ** shift;
     this.shift = shift;
@@ -170,7 +189,7 @@ export function stagingClass(length: number, alignment: number): number {
  */
 export class StagingPool {
   readonly #free: StagingSlice[][] = [];
-  readonly #slabs = new Set<Slab>();
+  readonly #slabs = new Set<StagingSlab>();
   readonly #maxIdleBytes: number;
   #idleLargeBytes = 0;
   #mappedBytes = 0;
@@ -226,7 +245,7 @@ export class StagingPool {
     const size = 2 ** shift;
     const bytes = Math.max(size, SLAB_BYTES);
     const address = mapAligned(bytes, Math.min(size, MAX_SLAB_ALIGN));
-    const slab: Slab = { owner: this, address, bytes, inUse: 0 };
+    const slab: StagingSlab = { owner: this, address, bytes, inUse: 0 };
     this.#slabs.add(slab);
     this.#mappedBytes += bytes;
     this.#slabsMapped++;
@@ -362,7 +381,7 @@ export class StagingPool {
     this.#free[slice.shift].push(slice);
   }
 
-  #unmap(slab: Slab): void {
+  #unmap(slab: StagingSlab): void {
     this.#slabs.delete(slab);
     this.#mappedBytes -= slab.bytes;
     munmap(slab.address, slab.bytes);
