@@ -9,6 +9,7 @@
 import { addressNumber, errno, libc } from "../ffi/mod.ts";
 import { UringError } from "../sys/errors.ts";
 import { statxFd } from "../sys/stat.ts";
+import type { Statx } from "../structs/statx.ts";
 import { BLKSSZGET, S_IFBLK, S_IFMT } from "../structs/constants.ts";
 
 /**
@@ -87,7 +88,25 @@ export function logicalBlockSize(fd: number): number {
  * ```
  */
 export function directIoAlignment(fd: number): DirectIoAlignment {
-  const st = statxFd(fd);
+  return alignmentFromStatx(fd, statxFd(fd));
+}
+
+/**
+ * {@linkcode directIoAlignment} from a statx result already in hand (also
+ * how the tests reach the fallbacks on kernels that answer STATX_DIOALIGN
+ * for everything).
+ *
+ * @example
+ * ```ts
+ * import { alignmentFromStatx } from "./alignment.ts";
+ * import { statxFd } from "../sys/stat.ts";
+import type { Statx } from "../structs/statx.ts";
+ * import { openFd } from "../sys/fd.ts";
+ * const fd = openFd("/etc/hostname", 0);
+ * alignmentFromStatx(fd, statxFd(fd)).source; // "statx" on ext4
+ * ```
+ */
+export function alignmentFromStatx(fd: number, st: Statx): DirectIoAlignment {
   if (st.dioOffsetAlign > 0) {
     return {
       memory: st.dioMemAlign || 1,

@@ -28,6 +28,7 @@ export {
 } from "./staging.ts";
 export {
   alignmentError,
+  alignmentFromStatx,
   type AlignmentSource,
   checkDirectIo,
   describeAlignmentSource,

@@ -19,8 +19,10 @@ import {
   O_RDWR,
   openFd,
   RingCore,
+  statxFd,
 } from "../mod.ts";
 import {
+  alignmentFromStatx,
   checkDirectIo,
   type DirectIoAlignment,
   directIoAlignment,
@@ -201,6 +203,20 @@ function checkLoop(device: string, expectedBlock: number): void {
     const alignment = directIoAlignment(fd);
     assert.ok(alignment.source === "statx" || alignment.source === "BLKSSZGET");
     assert.equal(alignment.offset, expectedBlock);
+    // The fallback of kernels without STATX_DIOALIGN (before 6.1): the
+    // same statx result without the DIO fields gives the ioctl's answer.
+    const st = statxFd(fd);
+    const old = alignmentFromStatx(fd, {
+      ...st,
+      dioOffsetAlign: 0,
+      dioMemAlign: 0,
+    });
+    assert.deepEqual(old, {
+      memory: expectedBlock,
+      offset: expectedBlock,
+      source: "BLKSSZGET",
+    });
+    checkRuleMatchesKernel(fd, old);
     const data = pattern(4096, 12);
     roundTrip(fd, 8192, data, new Uint8Array(4096), alignment);
     roundTrip(fd, 0, data, new Uint8Array(4097).subarray(1), alignment);
