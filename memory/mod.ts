@@ -37,3 +37,4 @@ export {
   type DirectIoRequest,
   logicalBlockSize,
 } from "./alignment.ts";
+export type { Statx } from "../structs/statx.ts";
