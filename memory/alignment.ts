@@ -9,7 +9,6 @@
 import { addressNumber, errno, libc } from "../ffi/mod.ts";
 import { UringError } from "../sys/errors.ts";
 import { statxFd } from "../sys/stat.ts";
-import type { Statx } from "../structs/statx.ts";
 import { BLKSSZGET, S_IFBLK, S_IFMT } from "../structs/constants.ts";
 
 /**
@@ -92,6 +91,26 @@ export function directIoAlignment(fd: number): DirectIoAlignment {
 }
 
 /**
+ * The statx fields the alignment is decided from (a `Statx` has them).
+ *
+ * @example
+ * ```ts
+ * import type { StatxAlignmentFields } from "./alignment.ts";
+ * const st: StatxAlignmentFields = { dioMemAlign: 4, dioOffsetAlign: 512, mode: 0o100644, blksize: 4096 };
+ * ```
+ */
+export interface StatxAlignmentFields {
+  /** `stx_dio_mem_align` (0: not reported). */
+  readonly dioMemAlign: number;
+  /** `stx_dio_offset_align` (0: not reported). */
+  readonly dioOffsetAlign: number;
+  /** `stx_mode`. */
+  readonly mode: number;
+  /** `stx_blksize`. */
+  readonly blksize: number;
+}
+
+/**
  * {@linkcode directIoAlignment} from a statx result already in hand (also
  * how the tests reach the fallbacks on kernels that answer STATX_DIOALIGN
  * for everything).
@@ -100,13 +119,15 @@ export function directIoAlignment(fd: number): DirectIoAlignment {
  * ```ts
  * import { alignmentFromStatx } from "./alignment.ts";
  * import { statxFd } from "../sys/stat.ts";
-import type { Statx } from "../structs/statx.ts";
  * import { openFd } from "../sys/fd.ts";
  * const fd = openFd("/etc/hostname", 0);
  * alignmentFromStatx(fd, statxFd(fd)).source; // "statx" on ext4
  * ```
  */
-export function alignmentFromStatx(fd: number, st: Statx): DirectIoAlignment {
+export function alignmentFromStatx(
+  fd: number,
+  st: StatxAlignmentFields,
+): DirectIoAlignment {
   if (st.dioOffsetAlign > 0) {
     return {
       memory: st.dioMemAlign || 1,

@@ -36,5 +36,5 @@ export {
   directIoAlignment,
   type DirectIoRequest,
   logicalBlockSize,
+  type StatxAlignmentFields,
 } from "./alignment.ts";
-export type { Statx } from "../structs/statx.ts";
