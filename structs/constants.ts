@@ -484,6 +484,8 @@ export const IO_INTEGRITY_CHK_REFTAG = 1 << 1;
 export const IO_INTEGRITY_CHK_APPTAG = 1 << 2;
 /** Every IO_INTEGRITY_CHK_* bit. */
 export const IO_INTEGRITY_VALID_FLAGS = 0x7;
+/** ioctl: _IO(0x12, 104), a block device's logical block size (int). */
+export const BLKSSZGET = 0x1268;
 /** ioctl: _IOWR(0x15, 2, struct logical_block_metadata_cap) (Linux 6.17). */
 export const FS_IOC_GETLBMD_CAP = 0xc0101502;
 /** lbmd_flags: the device stores integrity metadata. */
