@@ -14,9 +14,9 @@ status=0
 
 echo "== static checks: deno check (code and JSDoc examples), lint, fmt, doc lint"
 static_failed=0
-deno check mod.ts raw.ts cli.ts bin/ ffi/ structs/ sys/ ring/ pi/ cli/ tests/ bench/ examples/ || static_failed=1
+deno check mod.ts raw.ts cli.ts bin/ ffi/ structs/ sys/ ring/ pi/ memory/ cli/ tests/ bench/ examples/ || static_failed=1
 # The JSDoc examples compile too (they are the user guide).
-deno check --doc mod.ts raw.ts ring/ structs/ sys/ pi/ ffi/ || static_failed=1
+deno check --doc mod.ts raw.ts ring/ structs/ sys/ pi/ ffi/ memory/ || static_failed=1
 deno lint || static_failed=1
 deno fmt --check || static_failed=1
 deno doc --lint mod.ts raw.ts || static_failed=1

@@ -20,7 +20,7 @@ import {
   openFd,
   RingCore,
   statxFd,
-} from "../mod.ts";
+} from "../raw.ts";
 import {
   alignmentFromStatx,
   checkDirectIo,

@@ -29,7 +29,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import process from "node:process";
 import { addressNumber, libc, memoryAt } from "../ffi/mod.ts";
-import { closeFd, pipeFds, RingCore, writeFd } from "../mod.ts";
+import { closeFd, pipeFds, RingCore, writeFd } from "../raw.ts";
 import {
   allocateBuffer,
   releaseBuffer,

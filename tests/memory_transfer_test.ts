@@ -19,7 +19,7 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import type { Buffer } from "node:buffer";
 import { collect, pattern } from "./helpers.ts";
-import { closeFd, pipeFds, RingCore, writeFd } from "../mod.ts";
+import { closeFd, pipeFds, RingCore, writeFd } from "../raw.ts";
 import { StagingPool } from "../memory/mod.ts";
 import { MODES } from "./memory_transfer_child.ts";
 
