@@ -18,6 +18,7 @@ import {
   LIBURING_SYMBOLS,
 } from "./symbols.ts";
 import { WorkerPool } from "./blocking_io.ts";
+import { CompletionPoller } from "./completion_poller.ts";
 
 export type {
   BlockingIo,
@@ -255,8 +256,11 @@ export function cString(text: string): Uint8Array {
   return bytes;
 }
 
+let poller: CompletionPoller | undefined;
+
 /**
- * A waiter that blocks in io_uring_enter for `ringFd` off the JS thread.
+ * A waiter for `ringFd`'s completions off the JS thread. Every ring of this
+ * realm shares one thread blocked in poll(2) (see `completion_poller.ts`).
  *
  * @example
  * ```ts
@@ -266,7 +270,29 @@ export function cString(text: string): Uint8Array {
  * ```
  */
 export function completionWaiter(ringFd: number): CompletionWaiter {
-  return rt.completionWaiter(ringFd);
+  poller ??= new CompletionPoller({
+    eventfd: (initval, flags) => libc().eventfd(initval, flags),
+    read: (fd, address, length) => libc().read(fd, address, length),
+    write: (fd, address, length) => libc().write(fd, address, length),
+    malloc: (size) => libc().malloc(size),
+    free: (address) => void libc().free(address),
+    memoryAt: rt.memoryAt,
+  }, () => rt.pollThread());
+  return poller.waiter(ringFd);
+}
+
+/**
+ * Rings of this realm with a completion wait outstanding (all served by one
+ * thread).
+ *
+ * @example
+ * ```ts
+ * import { ringsWaiting } from "./mod.ts";
+ * ringsWaiting(); // 0 when no ring is waiting
+ * ```
+ */
+export function ringsWaiting(): number {
+  return poller?.waiting ?? 0;
 }
 
 // Base address of each ArrayBuffer seen, so the hot path pays for one

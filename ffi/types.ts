@@ -113,10 +113,11 @@ export interface RuntimeFfi {
   /** An ArrayBuffer over `length` bytes of native memory at `address`. */
   memoryAt(address: number, length: number): ArrayBuffer;
   /**
-   * A way to block in `io_uring_enter(fd, 0, 1, GETEVENTS)` off the JS
-   * thread: Deno runs a `nonblocking` FFI call, Bun a Worker.
+   * A thread that blocks in libc's poll(2) off the JS thread: Deno runs a
+   * `nonblocking` FFI call, Bun a Worker. One per realm serves every ring
+   * (see `completion_poller.ts`).
    */
-  completionWaiter(ringFd: number): CompletionWaiter;
+  pollThread(): PollThread;
   /** Starts a module Worker for the blocking-call pool (see `blocking_io.ts`). */
   startWorker(url: URL): PoolWorker;
 }
@@ -147,6 +148,29 @@ export interface CompletionWaiter {
    * false on Deno, whose FFI call results come back through the event loop
    * with timers in between.
    */
+  readonly canStarveTimers: boolean;
+}
+
+/**
+ * The one blocking call of the shared completion waiter: libc's
+ * `poll(fds, nfds, -1)` made on another thread.
+ *
+ * @example
+ * ```ts
+ * import type { PollThread } from "./types.ts";
+ * declare const thread: PollThread;
+ * declare const pollfds: number; // malloc'd struct pollfd[2]
+ * await thread.poll(pollfds, 2); // ready count, or -1
+ * ```
+ */
+export interface PollThread {
+  /**
+   * poll(address, nfds, -1) on the thread; resolves to its result. The
+   * array must be native memory that outlives the call (the kernel writes
+   * the revents back when it returns).
+   */
+  poll(address: number, nfds: number): Promise<number>;
+  /** See {@linkcode CompletionWaiter.canStarveTimers}. */
   readonly canStarveTimers: boolean;
 }
 
