@@ -69,6 +69,10 @@ export const LIBC_SYMBOLS = {
   malloc: { args: ["u64"], result: "address" },
   free: { args: ["address"], result: "void" },
   memcpy: { args: ["address", "address", "u64"], result: "address" },
+  /** int prctl(int option, unsigned long arg2, ...) (variadic: every argument passed as a long) */
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp) */
+  syscall: { args: ["i64", "i64", "i64", "address"], result: "i64" },
 } as const satisfies SymbolTable;
 
 /**

@@ -13,7 +13,13 @@ import process from "node:process";
 import { closeFd, O_RDWR, openFd, pipeFds, Ring, RingCore } from "../mod.ts";
 import { createFallbackIfAllowed, FallbackRing } from "../ring/fallback.ts";
 import { IoUringUnavailableError, MemlockError } from "../ring/setup_errors.ts";
-import { promiseApiSuite } from "./harden_helpers.ts";
+import { DENY_SETUP_ENV, promiseApiSuite } from "./harden_helpers.ts";
+import { denyIoUringSetup } from "./seccomp_helpers.ts";
+
+// Before anything sets up a ring: io_uring_setup fails for this process only.
+if (process.env[DENY_SETUP_ENV] !== undefined) {
+  denyIoUringSetup(Number(process.env[DENY_SETUP_ENV]));
+}
 
 const [mode, ...rest] = process.argv.slice(2);
 const waitGo = rest[0] === "--wait-go";
