@@ -752,22 +752,27 @@ export class FallbackRing {
   }
 }
 
-/** Setup failures after which the fallback backend may stand in. */
+/**
+ * Setup failures after which the fallback backend may stand in: io_uring
+ * itself is unavailable to this process (sysctl, group, seccomp, a kernel
+ * without it, a security module). Not EINVAL ("flags": a bad queue size,
+ * SQPOLL CPU or flag bit is the caller's mistake, which a fallback would
+ * hide) nor ENOMEM/EMFILE (limits the caller can raise).
+ */
 const FALLBACK_KINDS: ReadonlySet<UnavailableKind> = new Set<UnavailableKind>([
   "disabled",
   "group",
   "seccomp",
   "unsupported",
   "denied",
-  "flags",
-  "memory",
 ]);
 
 /**
  * The fallback for a failed ring setup, when the caller asked for one
  * (`options.fallback === true`) and the failure means io_uring cannot be
- * used here (sysctl, seccomp, missing or too old kernel support, memory);
- * otherwise `undefined`, and the caller rethrows `error`.
+ * used here (sysctl, seccomp, a kernel without io_uring, a security
+ * module); otherwise `undefined`, and the caller rethrows `error`, which
+ * names the real cause.
  *
  * @example
  * ```ts
