@@ -417,7 +417,13 @@ export class RingCore {
       flags &= ~IORING_SETUP_NO_SQARRAY;
       fd = this.#setup(lib, entries, params, flags);
     }
-    if (fd < 0) throw setupError(fd, flags);
+    if (fd < 0) {
+      throw setupFailure(fd, flags, {
+        entries,
+        cqEntries: options.cqEntries,
+        sqThreadCpu: (options.sqpoll as { cpu?: number } | undefined)?.cpu,
+      });
+    }
 
     this.fd = fd;
     this.flags = flags;
@@ -1551,9 +1557,4 @@ function fdTable(fds: readonly number[], allowSkip = false): Int32Array {
     }
   });
   return table;
-}
-
-/** The setup failure explained in words (sysctl, seccomp, flags, memlock). */
-function setupError(result: number, flags: number): UringError {
-  return setupFailure(result, flags);
 }
