@@ -17,10 +17,11 @@ import {
   LIBC_SYMBOLS,
   LIBURING_SYMBOLS,
 } from "./symbols.ts";
-import { WorkerPool } from "./blocking_io.ts";
-import { CompletionPoller } from "./completion_poller.ts";
+import { type PoolLibc, WorkerPool } from "./blocking_io.ts";
+import { CompletionPoller, type PollerLibc } from "./completion_poller.ts";
 
 export type {
+  BlockingCallOptions,
   BlockingIo,
   BlockingOp,
   CompletionWaiter,
@@ -256,6 +257,21 @@ export function cString(text: string): Uint8Array {
   return bytes;
 }
 
+/**
+ * The libc calls the completion poller and the blocking-call pool make on
+ * the JS thread to steer their threads (eventfds, their memory).
+ */
+const threadLibc: PollerLibc & PoolLibc = {
+  eventfd: (initval, flags) => libc().eventfd(initval, flags),
+  read: (fd, address, length) => libc().read(fd, address, length),
+  write: (fd, address, length) => libc().write(fd, address, length),
+  close: (fd) => libc().close(fd),
+  malloc: (size) => libc().malloc(size),
+  free: (address) => void libc().free(address),
+  memoryAt: rt.memoryAt,
+  addressOf: rt.addressOf,
+};
+
 let poller: CompletionPoller | undefined;
 
 /**
@@ -270,14 +286,7 @@ let poller: CompletionPoller | undefined;
  * ```
  */
 export function completionWaiter(ringFd: number): CompletionWaiter {
-  poller ??= new CompletionPoller({
-    eventfd: (initval, flags) => libc().eventfd(initval, flags),
-    read: (fd, address, length) => libc().read(fd, address, length),
-    write: (fd, address, length) => libc().write(fd, address, length),
-    malloc: (size) => libc().malloc(size),
-    free: (address) => void libc().free(address),
-    memoryAt: rt.memoryAt,
-  }, () => rt.pollThread());
+  poller ??= new CompletionPoller(threadLibc, () => rt.pollThread());
   return poller.waiter(ringFd);
 }
 
@@ -355,5 +364,5 @@ export function blockingIo(threads: number): BlockingIo {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new RangeError(`threads must be from 1 to 64, got ${threads}`);
   }
-  return new WorkerPool(threads, () => rt.startWorker(WORKER_URL));
+  return new WorkerPool(threads, () => rt.startWorker(WORKER_URL), threadLibc);
 }

@@ -105,6 +105,11 @@ export const BLOCKING_IO_SYMBOLS = {
   },
   /** int fallocate(int fd, int mode, off_t offset, off_t len) */
   fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout): waits for the fd or a cancel */
+  poll: { args: ["address", "u64", "i32"], result: "i32" },
+  /** preadv2/pwritev2 with RWF_NOWAIT: a pipe or socket read that cannot block */
+  preadv2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
+  pwritev2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
   __errno_location: { args: [], result: "address" },
 } as const satisfies SymbolTable;
 

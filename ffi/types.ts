@@ -197,11 +197,36 @@ export type BlockingOp =
   | "fallocate";
 
 /**
+ * Per-call options of {@linkcode BlockingIo.call}.
+ *
+ * @example
+ * ```ts
+ * import type { BlockingCallOptions } from "./types.ts";
+ * const o: BlockingCallOptions = { signal: AbortSignal.timeout(100) };
+ * ```
+ */
+export interface BlockingCallOptions {
+  /**
+   * Cancels the call: a queued one never runs, a running read or write on
+   * a pipe, socket or tty stops without consuming anything, and one stuck
+   * elsewhere is given up on after a short grace period. The promise then
+   * resolves to -ECANCELED (or to the call's result, when it finished
+   * first).
+   */
+  signal?: AbortSignal;
+  /**
+   * Runs once no thread will touch the call's memory again: when the call
+   * has returned, or when it never started.
+   */
+  released?: () => void;
+}
+
+/**
  * A small pool of threads that make blocking file system calls, so the JS
  * thread never waits on one. Arguments are numbers (fds, raw addresses of
- * memory the caller keeps alive until the promise settles, lengths,
- * offsets); the result is the call's return value, or `-errno` (errno is
- * read on the thread that made the call).
+ * memory the caller keeps alive until `released` runs, lengths, offsets);
+ * the result is the call's return value, or `-errno` (errno is read on the
+ * thread that made the call).
  *
  * @example
  * ```ts
@@ -212,13 +237,19 @@ export type BlockingOp =
  */
 export interface BlockingIo {
   /** Runs `op(...args)` on a pool thread; resolves to its result or -errno. */
-  call(op: BlockingOp, args: readonly number[]): Promise<number>;
-  /** Calls started and not yet returned. */
+  call(
+    op: BlockingOp,
+    args: readonly number[],
+    options?: BlockingCallOptions,
+  ): Promise<number>;
+  /** Calls started and not yet returned (or given up on). */
   readonly running: number;
+  /** Threads started and not yet stopped, those given up on included. */
+  readonly threads: number;
   /**
-   * Stops the threads. Idle ones stop now; one still inside a call stops
-   * when the call returns (the memory it uses must stay alive until then:
-   * `call` promises of such calls still settle).
+   * Stops the threads. Idle ones stop now; running calls are cancelled as
+   * by their signal, and each thread stops when its call returns, so the
+   * process is not held open by a call that can be interrupted.
    */
   close(): void;
 }

@@ -195,6 +195,25 @@ switch (mode) {
     process.exit(0);
     break;
   }
+  case "fallback-close-exit": {
+    // Reads on a pipe nobody writes to, then `await ring.close()`: main
+    // ends with nothing else to do, so the process must exit by itself.
+    const ring = new FallbackRing({ threads: 4 });
+    const [readEnd] = pipeFds();
+    const reads: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) {
+      reads.push(ring.read(readEnd, new Uint8Array(16), -1));
+    }
+    for (const p of reads) p.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await ring.close();
+    const settled = await Promise.allSettled(reads);
+    result({
+      ok: true,
+      rejected: settled.filter((s) => s.status === "rejected").length,
+    });
+    break;
+  }
   default:
     console.error(`unknown mode ${mode}`);
     process.exit(2);
