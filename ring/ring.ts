@@ -251,11 +251,35 @@ const DEFAULT_INLINE_WAIT_BUDGET_US = 0;
  */
 const DEVICE_SUBMIT_CHUNK = 4;
 
+/**
+ * How long a request past its `timeoutMs` may wait for the kernel's cancel
+ * to come back before its promise rejects anyway: I/O the kernel cannot
+ * cancel (a FUSE server that stopped answering, a device mid-transfer)
+ * would otherwise hold the promise past its deadline. Its memory stays
+ * reachable until the completion does come.
+ */
+const DEADLINE_GRACE_MS = 50;
+
+/**
+ * Longest `Symbol.dispose` blocks the JS thread waiting for cancelled
+ * requests; what the kernel still holds after that is left to the async
+ * close (as `close()`), so the ring closes once the last completion is in.
+ */
+const DISPOSE_WAIT_MS = 200;
+
 /** Flushes smaller than this go in one enter whatever they hold. */
 const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
 
 /** What turns a CQE result into the value a promise resolves to. */
 type Transform = (res: number, op: PendingOp) => unknown;
+
+/** The rejection of a request whose `timeoutMs` passed. */
+function timeoutError(op: PendingOp): DOMException {
+  return new DOMException(
+    `${op.spec.name} timed out after ${op.timeoutMs} ms`,
+    "TimeoutError",
+  );
+}
 
 /** openat's result is a descriptor number that may have named another file. */
 const forgetOpenedFd: Transform = (fd) => {
@@ -292,6 +316,8 @@ interface PendingOp {
   data: ArrayBufferView | readonly ArrayBufferView[] | null;
   /** Whether it is a read or write on an O_DIRECT fd (set when prepared). */
   direct: boolean;
+  /** The `timeoutMs` deadline's timer, until the request settles. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
 }
 
 const QUEUED = 0; // in the backlog
@@ -956,10 +982,14 @@ export class Ring extends RingCore {
       attrs,
       data,
       direct: false,
+      deadline: undefined,
     };
     if (signal !== undefined) {
       op.onAbort = () => this.#abort(op);
       signal.addEventListener("abort", op.onAbort, { once: true });
+    }
+    if (timeoutMs > 0) {
+      op.deadline = setTimeout(() => this.#onDeadline(op), timeoutMs);
     }
     this.#pendingCount++;
     // Keep order: nothing overtakes requests already waiting in the backlog.
@@ -1282,6 +1312,7 @@ export class Ring extends RingCore {
     if (op.state === SETTLED) return;
     op.state = SETTLED;
     this.#pendingCount--;
+    if (op.deadline !== undefined) clearTimeout(op.deadline);
     if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
     // Dropping the references only now is what keeps buffers alive and
     // unmoved until the kernel is done with them.
@@ -1297,12 +1328,7 @@ export class Ring extends RingCore {
     if ((res === -ECANCELED || res === -EINTR) && op.signal?.aborted) {
       op.reject(op.signal.reason);
     } else if (res === -ECANCELED && op.timeoutMs > 0) {
-      op.reject(
-        new DOMException(
-          `${op.spec.name} timed out after ${op.timeoutMs} ms`,
-          "TimeoutError",
-        ),
-      );
+      op.reject(timeoutError(op));
     } else if (res === -ECANCELED && this.#shuttingDown) {
       op.reject(new RingClosedError(op.spec.name));
     } else if (op.attrs !== null) {
@@ -1386,6 +1412,38 @@ export class Ring extends RingCore {
       detail = undefined;
     }
     op.reject(UringError.from(res, { op: op.spec.name, fd, detail }));
+  }
+
+  /**
+   * `timeoutMs` has passed. A request still in the backlog rejects now. One
+   * in the kernel is normally being cancelled by its linked timeout at this
+   * moment; it is cancelled once more (a backlogged request's linked
+   * timeout started later) and, if no completion comes within
+   * DEADLINE_GRACE_MS, rejects anyway while its memory stays reachable
+   * until the kernel is done with it.
+   */
+  #onDeadline(op: PendingOp): void {
+    op.deadline = undefined;
+    if (op.state === SETTLED) return;
+    if (op.state === QUEUED) {
+      op.state = SETTLED;
+      this.#pendingCount--;
+      op.keep = null;
+      if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
+      op.reject(timeoutError(op));
+      return;
+    }
+    this.#cancelUserData(op.userData, 0);
+    op.deadline = setTimeout(() => {
+      op.deadline = undefined;
+      if (op.state === SETTLED) return;
+      // Settled for the caller; the slot (and with it `keep`) stays in the
+      // pending table until the completion arrives (#complete).
+      op.state = SETTLED;
+      this.#pendingCount--;
+      if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
+      op.reject(timeoutError(op));
+    }, DEADLINE_GRACE_MS);
   }
 
   #abort(op: PendingOp): void {
@@ -1514,9 +1572,20 @@ export class Ring extends RingCore {
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
       );
       this.submit();
+      const giveUpAt = performance.now() + DISPOSE_WAIT_MS;
       while (this.#inFlight > 0) {
-        this.submitAndWait(1);
+        const leftUs = (giveUpAt - performance.now()) * 1000;
+        if (leftUs < 1) break;
+        this.waitCqeTimeout(1, leftUs);
         this.#reapAll();
+      }
+      if (this.#inFlight > 0) {
+        // I/O the kernel cannot cancel yet: the JS thread does not wait for
+        // it. The close goes on asynchronously, as close() does, and the
+        // ring closes once the last completion is in.
+        this.#closing ??= this.#drainAndClose();
+        this.#closing.catch(() => {});
+        return;
       }
     }
     if (this.#armed) {
