@@ -71,6 +71,13 @@ export const LIBC_SYMBOLS = {
   memcpy: { args: ["address", "address", "u64"], result: "address" },
   /** int prctl(int option, unsigned long arg2, ...) (variadic: every argument passed as a long) */
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  /** int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data) */
+  mount: {
+    args: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+  },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout) */
+  poll: { args: ["buffer", "u64", "i32"], result: "i32" },
   /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp) */
   syscall: { args: ["i64", "i64", "i64", "address"], result: "i64" },
 } as const satisfies SymbolTable;
