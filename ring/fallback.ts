@@ -6,10 +6,13 @@
  * than a ring and cannot carry read/write attributes, so a `pi` option is
  * refused instead of being silently dropped.
  *
- * What differs from `Ring`: an abort or timeout rejects the promise at once
- * but cannot interrupt a call already running on a thread (the call
- * finishes, and its buffer is kept alive until it has); the liburing-style
- * low-level methods (`prep*`, `submit`, `peekCqe`) do not exist.
+ * An abort or timeout cancels the call on its thread: a read or write on a
+ * pipe, socket or tty stops before it consumes anything (the thread waits
+ * in poll on the fd and a cancel eventfd), and the request settles with
+ * the thread's answer, as a ring's cancel does; a call stuck where no
+ * cancel reaches is given up on after a short grace period, its buffer
+ * kept alive until it returns. The liburing-style low-level methods
+ * (`prep*`, `submit`, `peekCqe`) do not exist.
  *
  * @module
  */
@@ -41,7 +44,7 @@ import { attributeNames } from "./attributes.ts";
 import { type Statx, StatxView } from "../structs/statx.ts";
 import { O_CLOEXEC } from "../structs/constants.ts";
 import { forgetFd } from "../sys/fd.ts";
-import { EBUSY, EFAULT } from "../structs/errno.ts";
+import { EBUSY, ECANCELED, EFAULT } from "../structs/errno.ts";
 
 /** errno ENXIO: what the kernel answers when no buffers are registered. */
 const ENXIO = 6;
@@ -97,7 +100,10 @@ const memoryInUse = new Set<object>();
 /** One request between its method and its settlement. */
 interface Request {
   settled: boolean;
+  /** Cancels the call; the request settles with the thread's answer. */
   fail(reason: unknown): void;
+  /** Rejects now (the ring is closing), whatever the thread answers. */
+  rejectNow(reason: unknown): void;
 }
 
 /**
@@ -685,9 +691,20 @@ export class FallbackRing {
     return new Promise<T>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let onAbort: (() => void) | undefined;
+      // An abort or timeout cancels the call on its thread and the request
+      // settles with the thread's answer: -ECANCELED (nothing was consumed)
+      // rejects with `reason`, a result that came first resolves, as a
+      // ring's cancel that loses the race does.
+      const cancel = new AbortController();
+      let reason: unknown;
       const request: Request = {
         settled: false,
-        fail: (reason) => settle(() => reject(reason)),
+        fail: (why) => {
+          if (request.settled || cancel.signal.aborted) return;
+          reason = why;
+          cancel.abort();
+        },
+        rejectNow: (why) => settle(() => reject(why)),
       };
       const settle = (action: () => void) => {
         if (request.settled) return;
@@ -718,26 +735,27 @@ export class FallbackRing {
           timeoutMs,
         );
       }
-      // One holder per request: two requests may share a buffer.
+      // One holder per request: two requests may share a buffer. It goes
+      // when the thread has let go of the memory, which may be after the
+      // request settled (a call given up on, or the ring closed).
       const holder = { keep };
       memoryInUse.add(holder);
-      this.#io.call(call, args).then(
-        (res) => {
-          memoryInUse.delete(holder);
+      const released = () => memoryInUse.delete(holder);
+      this.#io.call(call, args, { signal: cancel.signal, released }).then(
+        (res) =>
           settle(() => {
-            if (res < 0) {
+            if (res === -ECANCELED && cancel.signal.aborted) {
+              reject(reason);
+            } else if (res < 0) {
               reject(UringError.from(res, { op: name, fd }));
             } else {
               resolve(transform ? transform() : res as T);
             }
-          });
-        },
-        (error) => {
-          memoryInUse.delete(holder);
+          }),
+        (error) =>
           settle(() =>
             reject(this.#closed ? new RingClosedError(name) : error)
-          );
-        },
+          ),
       );
     });
   }
@@ -745,7 +763,9 @@ export class FallbackRing {
   #shutdown(): void {
     this.#closed = true;
     for (const request of [...this.#live]) {
-      request.fail(new RingClosedError("close"));
+      // Cancelled on its thread (the pool closing cancels every call) and
+      // rejected now: the ring is closed, whatever the thread answers.
+      request.rejectNow(new RingClosedError("close"));
     }
     this.#buffers = null;
     this.#io.close();
