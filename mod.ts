@@ -38,6 +38,7 @@ export {
   readIoUringEnvironment,
   type SetupDiagnosis,
   setupFailure,
+  type SetupRequest,
 } from "./ring/diagnose.ts";
 export {
   FallbackUnsupportedError,
