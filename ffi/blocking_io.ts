@@ -26,6 +26,7 @@ import type {
   BlockingIo,
   BlockingOp,
   PoolWorker,
+  ThreadLibc,
 } from "./types.ts";
 
 /** How long an idle Deno worker lingers before it is stopped, in ms. */
@@ -35,17 +36,6 @@ const CANCEL_GRACE_MS = 100;
 /** Threads in all, those given up on included. */
 const MAX_THREADS = 64;
 const ECANCELED = 125;
-/** EFD_NONBLOCK | EFD_CLOEXEC */
-const EFD_FLAGS = 0o4000 | 0o2000000;
-
-/** The libc calls the pool makes on the JS thread (its cancel eventfds). */
-export interface PoolLibc {
-  eventfd(initval: number, flags: number): number;
-  read(fd: number, address: number, length: number): number;
-  write(fd: number, address: number, length: number): number;
-  close(fd: number): number;
-  addressOf(view: ArrayBufferView): number;
-}
 
 interface Job {
   readonly id: number;
@@ -88,7 +78,7 @@ interface Thread {
 export class WorkerPool implements BlockingIo {
   readonly #threads: number;
   readonly #start: () => PoolWorker;
-  readonly #libc: PoolLibc;
+  readonly #libc: ThreadLibc;
   readonly #pool: Thread[] = [];
   readonly #abandoned = new Set<Thread>();
   readonly #queue: Job[] = [];
@@ -98,7 +88,7 @@ export class WorkerPool implements BlockingIo {
   #closed = false;
   #idleTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(threads: number, start: () => PoolWorker, libc: PoolLibc) {
+  constructor(threads: number, start: () => PoolWorker, libc: ThreadLibc) {
     this.#threads = threads;
     this.#start = start;
     this.#libc = libc;
@@ -240,7 +230,7 @@ export class WorkerPool implements BlockingIo {
   }
 
   #spawn(): Thread {
-    const cancelFd = this.#libc.eventfd(0, EFD_FLAGS);
+    const cancelFd = this.#libc.nonblockingEventfd();
     if (cancelFd < 0) throw new Error("blocking-call pool: eventfd failed");
     const handle = this.#start();
     const thread: Thread = {

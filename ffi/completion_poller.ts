@@ -23,25 +23,13 @@
  *
  * @module
  */
-import type { CompletionWaiter, PollThread } from "./types.ts";
+import type { CompletionWaiter, PollThread, ThreadLibc } from "./types.ts";
 
 /** struct pollfd is { int fd; short events; short revents; }. */
 const POLLFD_SIZE = 8;
 const POLLIN = 0x1;
 const POLLNVAL = 0x20;
 const EBADF = 9;
-/** EFD_NONBLOCK | EFD_CLOEXEC */
-const EFD_FLAGS = 0o4000 | 0o2000000;
-
-/** The libc calls the poller makes on the JS thread. */
-export interface PollerLibc {
-  eventfd(initval: number, flags: number): number;
-  read(fd: number, address: number, length: number): number;
-  write(fd: number, address: number, length: number): number;
-  malloc(size: number): number;
-  free(address: number): void;
-  memoryAt(address: number, length: number): ArrayBuffer;
-}
 
 /**
  * The shared waiter behind {@linkcode CompletionWaiter}s of one realm.
@@ -55,7 +43,7 @@ export interface PollerLibc {
  * ```
  */
 export class CompletionPoller {
-  readonly #libc: PollerLibc;
+  readonly #libc: ThreadLibc;
   readonly #startThread: () => PollThread;
   #thread: PollThread | undefined;
   /** Ring fd → how to wake its waiter. Only rings with a wait() outstanding. */
@@ -71,7 +59,7 @@ export class CompletionPoller {
   #counter = 0;
   #counterView: BigUint64Array | undefined;
 
-  constructor(libc: PollerLibc, startThread: () => PollThread) {
+  constructor(libc: ThreadLibc, startThread: () => PollThread) {
     this.#libc = libc;
     this.#startThread = startThread;
   }
@@ -118,7 +106,7 @@ export class CompletionPoller {
 
   #ensureControl(): void {
     if (this.#controlFd >= 0) return;
-    const fd = this.#libc.eventfd(0, EFD_FLAGS);
+    const fd = this.#libc.nonblockingEventfd();
     if (fd < 0) throw new Error("completion poller: eventfd failed");
     this.#counter = this.#libc.malloc(8);
     if (this.#counter === 0) {

@@ -10,6 +10,7 @@ import type {
   CompletionWaiter,
   LoadedSymbols,
   RuntimeFfi,
+  ThreadLibc,
 } from "./types.ts";
 import {
   BLOCKING_IO_SYMBOLS,
@@ -17,8 +18,8 @@ import {
   LIBC_SYMBOLS,
   LIBURING_SYMBOLS,
 } from "./symbols.ts";
-import { type PoolLibc, WorkerPool } from "./blocking_io.ts";
-import { CompletionPoller, type PollerLibc } from "./completion_poller.ts";
+import { WorkerPool } from "./blocking_io.ts";
+import { CompletionPoller } from "./completion_poller.ts";
 
 export type {
   BlockingCallOptions,
@@ -257,12 +258,15 @@ export function cString(text: string): Uint8Array {
   return bytes;
 }
 
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+
 /**
  * The libc calls the completion poller and the blocking-call pool make on
  * the JS thread to steer their threads (eventfds, their memory).
  */
-const threadLibc: PollerLibc & PoolLibc = {
-  eventfd: (initval, flags) => libc().eventfd(initval, flags),
+const threadLibc: ThreadLibc = {
+  nonblockingEventfd: () => libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
   read: (fd, address, length) => libc().read(fd, address, length),
   write: (fd, address, length) => libc().write(fd, address, length),
   close: (fd) => libc().close(fd),

@@ -152,6 +152,29 @@ export interface CompletionWaiter {
 }
 
 /**
+ * The libc calls the completion poller and the blocking-call pool make on
+ * the JS thread to steer their threads: eventfds and native memory.
+ *
+ * @example
+ * ```ts
+ * import type { ThreadLibc } from "./types.ts";
+ * declare const libc: ThreadLibc;
+ * const fd = libc.nonblockingEventfd();
+ * ```
+ */
+export interface ThreadLibc {
+  /** eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): an fd, or -1. */
+  nonblockingEventfd(): number;
+  read(fd: number, address: number, length: number): number;
+  write(fd: number, address: number, length: number): number;
+  close(fd: number): number;
+  malloc(size: number): number;
+  free(address: number): void;
+  memoryAt(address: number, length: number): ArrayBuffer;
+  addressOf(view: ArrayBufferView): number;
+}
+
+/**
  * The one blocking call of the shared completion waiter: libc's
  * `poll(fds, nfds, -1)` made on another thread.
  *

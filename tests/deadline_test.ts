@@ -71,6 +71,22 @@ async function startServer(answerAfterMs: number): Promise<StallServer> {
   };
 }
 
+/** A ring and an fd of the stalling FUSE file, torn down whatever happens. */
+async function withStallingFile(
+  fn: (ring: Ring, fd: number, server: StallServer) => Promise<void>,
+): Promise<void> {
+  const server = await startServer(15_000);
+  const fd = openFd(server.path, O_WRONLY);
+  const ring = new Ring({ entries: 8 });
+  try {
+    await fn(ring, fd, server);
+  } finally {
+    if (!ring.closed) ring[Symbol.dispose]();
+    closeFd(fd);
+    server.stop();
+  }
+}
+
 async function until(what: string, check: () => boolean, ms: number) {
   const giveUp = performance.now() + ms;
   while (!check()) {
@@ -83,14 +99,9 @@ async function until(what: string, check: () => boolean, ms: number) {
 
 test(
   "timeoutMs rejects at the deadline a write the kernel cannot cancel; its memory is kept until the completion",
-  {
-    skip: NO_FUSE,
-  },
-  async () => {
-    const server = await startServer(15_000);
-    const fd = openFd(server.path, O_WRONLY);
-    const ring = new Ring({ entries: 8 });
-    try {
+  { skip: NO_FUSE },
+  () =>
+    withStallingFile(async (ring, fd, server) => {
       const data = new Uint8Array(4096).fill(0x5a);
       const started = performance.now();
       await assert.rejects(
@@ -112,24 +123,14 @@ test(
       server.answer();
       await closing;
       assert.equal(ring.closed, true);
-    } finally {
-      if (!ring.closed) ring[Symbol.dispose]();
-      closeFd(fd);
-      server.stop();
-    }
-  },
+    }),
 );
 
 test(
   "Symbol.dispose with a write the kernel cannot cancel returns within a bounded time; the ring closes once the write completes",
-  {
-    skip: NO_FUSE,
-  },
-  async () => {
-    const server = await startServer(15_000);
-    const fd = openFd(server.path, O_WRONLY);
-    const ring = new Ring({ entries: 8 });
-    try {
+  { skip: NO_FUSE },
+  () =>
+    withStallingFile(async (ring, fd, server) => {
       const write = ring.write(fd, new Uint8Array(4096), 0);
       write.catch(() => {});
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -145,10 +146,5 @@ test(
       // The write was done by the kernel after all (a cancel could not stop
       // it): it settles with the server's answer or as cancelled.
       await write.then((n) => assert.equal(n, 4096), () => {});
-    } finally {
-      if (!ring.closed) ring[Symbol.dispose]();
-      closeFd(fd);
-      server.stop();
-    }
-  },
+    }),
 );
