@@ -136,5 +136,10 @@ export {
   writeFd,
 } from "./sys/fd.ts";
 export { alignedBuffer } from "./sys/memory.ts";
-export { addressOf, NativeLibraryError, runtimeName } from "./ffi/mod.ts";
+export {
+  addressOf,
+  NativeLibraryError,
+  releaseOrphanedRings,
+  runtimeName,
+} from "./ffi/mod.ts";
 export * from "./structs/mod.ts";

@@ -20,6 +20,7 @@ import {
 } from "./symbols.ts";
 import { WorkerPool } from "./blocking_io.ts";
 import { CompletionPoller } from "./completion_poller.ts";
+import { type OrphanLibc, releaseOrphans, tagOwner } from "./orphans.ts";
 
 export type {
   BlockingCallOptions,
@@ -266,7 +267,12 @@ const EFD_CLOEXEC = 0o2000000;
  * the JS thread to steer their threads (eventfds, their memory).
  */
 const threadLibc: ThreadLibc = {
-  nonblockingEventfd: () => libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC),
+  nonblockingEventfd: () => {
+    const fd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    // A terminated Worker's waiter may sleep on it: a sweep wakes it.
+    if (fd >= 0) tagOwner(orphanLibc, fd);
+    return fd;
+  },
   read: (fd, address, length) => libc().read(fd, address, length),
   write: (fd, address, length) => libc().write(fd, address, length),
   close: (fd) => libc().close(fd),
@@ -275,6 +281,40 @@ const threadLibc: ThreadLibc = {
   memoryAt: rt.memoryAt,
   addressOf: rt.addressOf,
 };
+
+const orphanLibc: OrphanLibc = {
+  fcntl: (fd, cmd, arg) => libc().fcntl(fd, cmd, arg),
+  close: (fd) => libc().close(fd),
+  write: (fd, address, length) => libc().write(fd, address, length),
+  munmap: (address, length) => libc().munmap(address, length),
+  gettid: () => libc().gettid(),
+  addressOf: rt.addressOf,
+};
+
+/** At most one automatic sweep for orphaned rings per this many ms. */
+const SWEEP_INTERVAL_MS = 1000;
+let lastSweep = -Infinity;
+
+/**
+ * Closes the rings a terminated Worker left behind (their fds, mappings and
+ * queued requests; no runtime runs a terminated Worker's code, so they
+ * cannot close themselves) and wakes its waiter thread. Returns how many
+ * fds were released. Runs by itself, at most once a second, when a ring
+ * starts waiting; call it after `worker.terminate()` to release them now.
+ *
+ * @example
+ * ```ts
+ * import { releaseOrphanedRings } from "./mod.ts";
+ * declare const worker: Worker;
+ * worker.terminate();
+ * await new Promise((resolve) => setTimeout(resolve, 100)); // its thread ends
+ * releaseOrphanedRings(); // the Worker's ring fds and waiter eventfd
+ * ```
+ */
+export function releaseOrphanedRings(): number {
+  lastSweep = performance.now();
+  return releaseOrphans(orphanLibc);
+}
 
 let poller: CompletionPoller | undefined;
 
@@ -290,6 +330,8 @@ let poller: CompletionPoller | undefined;
  * ```
  */
 export function completionWaiter(ringFd: number): CompletionWaiter {
+  tagOwner(orphanLibc, ringFd);
+  if (performance.now() - lastSweep > SWEEP_INTERVAL_MS) releaseOrphanedRings();
   poller ??= new CompletionPoller(threadLibc, () => rt.pollThread());
   return poller.waiter(ringFd);
 }

@@ -69,6 +69,8 @@ export const LIBC_SYMBOLS = {
   malloc: { args: ["u64"], result: "address" },
   free: { args: ["address"], result: "void" },
   memcpy: { args: ["address", "address", "u64"], result: "address" },
+  /** pid_t gettid(void) (glibc 2.30) */
+  gettid: { args: [], result: "i32" },
   /** int prctl(int option, unsigned long arg2, ...) (variadic: every argument passed as a long) */
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   /** int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data) */

@@ -11,7 +11,13 @@ import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { ringsWaiting } from "../ffi/mod.ts";
-import { closeFd, pipeFds, Ring, writeFd } from "../mod.ts";
+import {
+  closeFd,
+  pipeFds,
+  releaseOrphanedRings,
+  Ring,
+  writeFd,
+} from "../mod.ts";
 import { IS_DENO, runtimeArgs } from "./harden_helpers.ts";
 import { tempPath } from "./helpers.ts";
 
@@ -142,7 +148,7 @@ test("rings that arm while another ring's wait is outstanding are woken in any o
   }
 });
 
-test("a Worker terminated with ring reads in flight does not crash the process", () => {
+test("a Worker terminated with ring reads in flight does not crash the process; its rings are released", () => {
   const child = spawnSync(
     process.execPath,
     runtimeArgs(
@@ -160,4 +166,28 @@ test("a Worker terminated with ring reads in flight does not crash the process",
   const report = JSON.parse(child.stdout.trim().split("\n").pop()!);
   assert.equal(report.alive, true);
   assert.equal(report.during - report.before, 4, "the Worker's four rings");
+  // Back to the baseline: every ring fd closed and every ring unmapped
+  // (the kernel then cancels the two reads still queued), plus the
+  // Worker's waiter eventfd.
+  assert.equal(report.after, report.before, JSON.stringify(report));
+  assert.equal(report.ringMappings, 0, JSON.stringify(report));
+  assert.equal(report.released, 5, JSON.stringify(report));
+});
+
+test("releaseOrphanedRings leaves the rings of live threads alone", async () => {
+  const { rings, pipes, reads, buffers } = ringsWithPendingReads(3);
+  try {
+    await tick();
+    releaseOrphanedRings();
+    for (const [, w] of pipes) writeFd(w, new Uint8Array([42]));
+    assert.deepEqual(await within(10_000, "reads", Promise.all(reads)), [
+      1,
+      1,
+      1,
+    ]);
+    assert.deepEqual(buffers.map((b) => b[0]), [42, 42, 42]);
+    assert.equal(await rings[0].nop(), 0);
+  } finally {
+    await closeAll(rings, pipes);
+  }
 });
