@@ -28,7 +28,8 @@ test("fallback: a timed-out read on a pipe consumes nothing; the next read gets 
     assert.equal(ring.pending, 0);
     writeFd(w, bytes("first bytes"));
     const buf = new Uint8Array(16);
-    const n = await ring.read(r, buf, -1, { timeoutMs: 10_000 });
+    // No timeout: a Worker starting on a loaded machine can take seconds.
+    const n = await ring.read(r, buf, -1);
     assert.equal(new TextDecoder().decode(buf.subarray(0, n)), "first bytes");
   } finally {
     closeFd(r);
@@ -81,7 +82,7 @@ test("fallback: 16 timed-out pipe reads on a 4-thread pool leave every thread fr
     assert.deepEqual(await Promise.all(reads), [9, 9, 9, 9]);
     // Stuck threads (before the fix) never came back; Worker start-up on a
     // loaded machine can take seconds.
-    assert.ok(performance.now() - started < 30_000);
+    assert.ok(performance.now() - started < 60_000);
     // And the pipe still has its bytes for whoever reads next.
     writeFd(w, bytes("xy"));
     assert.equal(await ring.read(r, new Uint8Array(8), -1), 2);
