@@ -9,7 +9,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, rmSync } from "node:fs";
 import process from "node:process";
 import { closeFd, O_WRONLY, openFd, Ring } from "../mod.ts";
 import { runtimeArgs } from "./harden_helpers.ts";
@@ -67,6 +67,8 @@ async function startServer(answerAfterMs: number): Promise<StallServer> {
     stop: () => {
       child.stdin!.end();
       child.kill("SIGKILL");
+      // Empty here: the mount only ever existed in the server's namespace.
+      rmSync(mountpoint, { recursive: true, force: true });
     },
   };
 }
