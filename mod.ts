@@ -110,7 +110,7 @@ export { alignedBuffer } from "./sys/memory.ts";
 export { closeFd, openFd } from "./sys/fd.ts";
 export { statxFd, statxPath } from "./sys/stat.ts";
 export type { Statx, StatxTimestamp } from "./structs/statx.ts";
-export { NativeLibraryError } from "./ffi/mod.ts";
+export { NativeLibraryError, releaseOrphanedRings } from "./ffi/mod.ts";
 export {
   AT_EMPTY_PATH,
   AT_FDCWD,

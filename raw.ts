@@ -66,6 +66,7 @@ export {
   readIoUringEnvironment,
   type SetupDiagnosis,
   setupFailure,
+  type SetupRequest,
 } from "./ring/diagnose.ts";
 export type { MemlockInit, UnavailableInit } from "./ring/setup_errors.ts";
 export {

@@ -5,9 +5,9 @@
  * @module
  */
 import type {
-  CompletionWaiter,
   LoadedSymbols,
   NativeType,
+  PollThread,
   PoolWorker,
   RuntimeFfi,
   SymbolTable,
@@ -114,24 +114,28 @@ function memoryAt(address: number, length: number): ArrayBuffer {
 }
 
 /**
- * Bun has no nonblocking FFI calls: a Worker blocks in io_uring_enter and
+ * Bun has no nonblocking FFI calls: a Worker blocks in libc's poll and
  * signals through a SharedArrayBuffer that the JS thread awaits with
- * `Atomics.waitAsync`. Control words: [0] command sequence (-1 = exit),
- * [1] completion sequence, [2] ring fd, [3] last io_uring_enter result.
+ * `Atomics.waitAsync`. Int32 control words: [0] command sequence (-1 =
+ * exit), [1] completion sequence, [2] nfds, [3] last poll result; bytes
+ * 16-23 hold the pollfd array's address as a float64.
  */
-function completionWaiter(ringFd: number): CompletionWaiter {
-  const control = new Int32Array(new SharedArrayBuffer(16));
-  control[2] = ringFd;
+function pollThread(): PollThread {
+  const buffer = new SharedArrayBuffer(24);
+  const control = new Int32Array(buffer, 0, 4);
+  const address = new Float64Array(buffer, 16, 1);
   const worker = new Worker(
     new URL("./bun_waiter_worker.ts", import.meta.url).href,
   ) as Worker & { ref(): void; unref(): void };
-  worker.postMessage(control);
-  // Only an outstanding wait keeps the process alive.
+  worker.postMessage(buffer);
+  // Only an outstanding poll keeps the process alive.
   worker.unref();
   let command = 0;
   return {
-    async wait(): Promise<number> {
+    async poll(pollfds: number, nfds: number): Promise<number> {
       const seen = Atomics.load(control, 1);
+      address[0] = pollfds;
+      control[2] = nfds;
       command++;
       worker.ref();
       Atomics.store(control, 0, command);
@@ -144,11 +148,6 @@ function completionWaiter(ringFd: number): CompletionWaiter {
       } finally {
         worker.unref();
       }
-    },
-    close() {
-      Atomics.store(control, 0, -1);
-      Atomics.notify(control, 0);
-      worker.terminate();
     },
     // Measured: a 1 ms interval timer was 12-39 ms late at times with 64
     // reads in flight on /dev/shm when nothing held the waiter back.
@@ -179,6 +178,6 @@ export const runtime: RuntimeFfi = {
   open,
   addressOf,
   memoryAt,
-  completionWaiter,
+  pollThread,
   startWorker,
 };

@@ -1,7 +1,9 @@
 /**
- * Bun only: the Worker behind `completionWaiter` (see bun.ts). It blocks in
- * io_uring_enter(fd, 0, 1, GETEVENTS) each time the JS thread arms it, then
- * bumps the completion sequence and wakes the JS thread.
+ * Bun only: the Worker behind the shared completion waiter (see bun.ts and
+ * completion_poller.ts). Each time the JS thread arms it, it blocks in
+ * libc's poll(fds, nfds, -1), stores the result, bumps the completion
+ * sequence and wakes the JS thread. libc, not liburing: it stays mapped
+ * for the life of the process whatever happens to this Worker.
  *
  * @module
  */
@@ -17,28 +19,23 @@ interface BunFfi {
 const { dlopen } = (import.meta as ImportMeta & {
   require(id: string): unknown;
 }).require("bun:ffi") as BunFfi;
-const enter = dlopen("liburing.so.2", {
-  io_uring_enter: { args: ["i32", "u32", "u32", "u32", "ptr"], returns: "i32" },
-}).symbols.io_uring_enter;
-
-const GETEVENTS = 1;
-const EINTR = 4;
+const poll = dlopen("libc.so.6", {
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+}).symbols.poll;
 
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
-scope.onmessage = (event: MessageEvent<Int32Array>) => {
-  const control = event.data;
+scope.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
+  const control = new Int32Array(event.data, 0, 4);
+  const address = new Float64Array(event.data, 16, 1);
   let handled = 0;
   for (;;) {
     Atomics.wait(control, 0, handled);
     const command = Atomics.load(control, 0);
     if (command < 0) break;
     handled = command;
-    let result: number;
-    do result = enter(control[2], 0, 1, GETEVENTS, 0); while (
-      result === -EINTR
-    );
-    Atomics.store(control, 3, result);
+    // EINTR (-1) goes back as is: the poller finds no revents and polls again.
+    Atomics.store(control, 3, poll(address[0], control[2], -1));
     Atomics.add(control, 1, 1);
     Atomics.notify(control, 1);
   }

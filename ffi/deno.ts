@@ -5,9 +5,9 @@
  * @module
  */
 import type {
-  CompletionWaiter,
   LoadedSymbols,
   NativeType,
+  PollThread,
   PoolWorker,
   RuntimeFfi,
   SymbolTable,
@@ -89,30 +89,23 @@ function memoryAt(address: number, length: number): ArrayBuffer {
   return Deno.UnsafePointerView.getArrayBuffer(pointer, length);
 }
 
-// io_uring_enter as a `nonblocking` symbol: Deno runs each call on a
-// blocking-task thread and resolves a Promise with its result.
-let waitSymbols:
-  | {
-    io_uring_enter: (...args: (number | bigint)[]) => Promise<number>;
-  }
-  | undefined;
-
-/** IORING_ENTER_GETEVENTS */
-const GETEVENTS = 1;
-
-function completionWaiter(ringFd: number): CompletionWaiter {
-  waitSymbols ??= Deno.dlopen("liburing.so.2", {
-    io_uring_enter: {
-      parameters: ["i32", "u32", "u32", "u32", "usize"],
+/**
+ * libc's poll as a `nonblocking` symbol: Deno runs each call on one of its
+ * blocking-task threads and resolves a Promise with the result. libc, not
+ * liburing: a terminated Worker's libraries are closed while such a thread
+ * may still be inside the call, and only libc is sure to stay mapped.
+ */
+function pollThread(): PollThread {
+  const poll = Deno.dlopen("libc.so.6", {
+    poll: {
+      parameters: ["usize", "u64", "i32"],
       result: "i32",
       nonblocking: true,
     },
-  }).symbols as unknown as typeof waitSymbols;
-  const symbols = waitSymbols!;
+  }).symbols.poll;
   return {
-    // 0n: Deno passes a bigint to a 64-bit parameter on its fast path.
-    wait: () => symbols.io_uring_enter(ringFd, 0, 1, GETEVENTS, 0n),
-    close() {},
+    poll: (address, nfds) => poll(BigInt(address), BigInt(nfds), -1),
+    // FFI results come back through the event loop, timers in between.
     canStarveTimers: false,
   };
 }
@@ -135,6 +128,6 @@ export const runtime: RuntimeFfi = {
   open,
   addressOf,
   memoryAt,
-  completionWaiter,
+  pollThread,
   startWorker,
 };

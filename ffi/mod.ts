@@ -10,6 +10,7 @@ import type {
   CompletionWaiter,
   LoadedSymbols,
   RuntimeFfi,
+  ThreadLibc,
 } from "./types.ts";
 import {
   BLOCKING_IO_SYMBOLS,
@@ -18,11 +19,14 @@ import {
   LIBURING_SYMBOLS,
 } from "./symbols.ts";
 import { WorkerPool } from "./blocking_io.ts";
+import { CompletionPoller } from "./completion_poller.ts";
+import { type OrphanLibc, releaseOrphans, tagOwner } from "./orphans.ts";
 import { FfiPermissionError } from "./permission.ts";
 
 export { FfiPermissionError };
 
 export type {
+  BlockingCallOptions,
   BlockingIo,
   BlockingOp,
   CompletionWaiter,
@@ -275,8 +279,68 @@ export function cString(text: string): Uint8Array {
   return bytes;
 }
 
+const EFD_NONBLOCK = 0o4000;
+const EFD_CLOEXEC = 0o2000000;
+
 /**
- * A waiter that blocks in io_uring_enter for `ringFd` off the JS thread.
+ * The libc calls the completion poller and the blocking-call pool make on
+ * the JS thread to steer their threads (eventfds, their memory).
+ */
+const threadLibc: ThreadLibc = {
+  nonblockingEventfd: () => {
+    const fd = libc().eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    // A terminated Worker's waiter may sleep on it: a sweep wakes it.
+    if (fd >= 0) tagOwner(orphanLibc, fd);
+    return fd;
+  },
+  read: (fd, address, length) => libc().read(fd, address, length),
+  write: (fd, address, length) => libc().write(fd, address, length),
+  close: (fd) => libc().close(fd),
+  malloc: (size) => libc().malloc(size),
+  free: (address) => void libc().free(address),
+  memoryAt: rt.memoryAt,
+  addressOf: rt.addressOf,
+};
+
+const orphanLibc: OrphanLibc = {
+  fcntl: (fd, cmd, arg) => libc().fcntl(fd, cmd, arg),
+  close: (fd) => libc().close(fd),
+  write: (fd, address, length) => libc().write(fd, address, length),
+  munmap: (address, length) => libc().munmap(address, length),
+  gettid: () => libc().gettid(),
+  addressOf: rt.addressOf,
+};
+
+/** At most one automatic sweep for orphaned rings per this many ms. */
+const SWEEP_INTERVAL_MS = 1000;
+let lastSweep = -Infinity;
+
+/**
+ * Closes the rings a terminated Worker left behind (their fds, mappings and
+ * queued requests; no runtime runs a terminated Worker's code, so they
+ * cannot close themselves) and wakes its waiter thread. Returns how many
+ * fds were released. Runs by itself, at most once a second, when a ring
+ * starts waiting; call it after `worker.terminate()` to release them now.
+ *
+ * @example
+ * ```ts
+ * import { releaseOrphanedRings } from "./mod.ts";
+ * declare const worker: Worker;
+ * worker.terminate();
+ * await new Promise((resolve) => setTimeout(resolve, 100)); // its thread ends
+ * releaseOrphanedRings(); // the Worker's ring fds and waiter eventfd
+ * ```
+ */
+export function releaseOrphanedRings(): number {
+  lastSweep = performance.now();
+  return releaseOrphans(orphanLibc);
+}
+
+let poller: CompletionPoller | undefined;
+
+/**
+ * A waiter for `ringFd`'s completions off the JS thread. Every ring of this
+ * realm shares one thread blocked in poll(2) (see `completion_poller.ts`).
  *
  * @example
  * ```ts
@@ -286,7 +350,24 @@ export function cString(text: string): Uint8Array {
  * ```
  */
 export function completionWaiter(ringFd: number): CompletionWaiter {
-  return rt.completionWaiter(ringFd);
+  tagOwner(orphanLibc, ringFd);
+  if (performance.now() - lastSweep > SWEEP_INTERVAL_MS) releaseOrphanedRings();
+  poller ??= new CompletionPoller(threadLibc, () => rt.pollThread());
+  return poller.waiter(ringFd);
+}
+
+/**
+ * Rings of this realm with a completion wait outstanding (all served by one
+ * thread).
+ *
+ * @example
+ * ```ts
+ * import { ringsWaiting } from "./mod.ts";
+ * ringsWaiting(); // 0 when no ring is waiting
+ * ```
+ */
+export function ringsWaiting(): number {
+  return poller?.waiting ?? 0;
 }
 
 // Base address of each ArrayBuffer seen, so the hot path pays for one
@@ -349,5 +430,5 @@ export function blockingIo(threads: number): BlockingIo {
   if (!Number.isInteger(threads) || threads < 1 || threads > 64) {
     throw new RangeError(`threads must be from 1 to 64, got ${threads}`);
   }
-  return new WorkerPool(threads, () => rt.startWorker(WORKER_URL));
+  return new WorkerPool(threads, () => rt.startWorker(WORKER_URL), threadLibc);
 }

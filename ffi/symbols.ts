@@ -71,6 +71,19 @@ export const LIBC_SYMBOLS = {
   malloc: { args: ["u64"], result: "address" },
   free: { args: ["address"], result: "void" },
   memcpy: { args: ["address", "address", "u64"], result: "address" },
+  /** pid_t gettid(void) (glibc 2.30) */
+  gettid: { args: [], result: "i32" },
+  /** int prctl(int option, unsigned long arg2, ...) (variadic: every argument passed as a long) */
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
+  /** int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const void *data) */
+  mount: {
+    args: ["buffer", "buffer", "buffer", "u64", "buffer"],
+    result: "i32",
+  },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout) */
+  poll: { args: ["buffer", "u64", "i32"], result: "i32" },
+  /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp) */
+  syscall: { args: ["i64", "i64", "i64", "address"], result: "i64" },
 } as const satisfies SymbolTable;
 
 /**
@@ -105,6 +118,11 @@ export const BLOCKING_IO_SYMBOLS = {
   fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: { args: ["i32", "i64"], result: "i32" },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout): waits for the fd or a cancel */
+  poll: { args: ["address", "u64", "i32"], result: "i32" },
+  /** preadv2/pwritev2 with RWF_NOWAIT: a pipe or socket read that cannot block */
+  preadv2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
+  pwritev2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
   __errno_location: { args: [], result: "address" },
 } as const satisfies SymbolTable;
 

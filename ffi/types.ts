@@ -113,10 +113,11 @@ export interface RuntimeFfi {
   /** An ArrayBuffer over `length` bytes of native memory at `address`. */
   memoryAt(address: number, length: number): ArrayBuffer;
   /**
-   * A way to block in `io_uring_enter(fd, 0, 1, GETEVENTS)` off the JS
-   * thread: Deno runs a `nonblocking` FFI call, Bun a Worker.
+   * A thread that blocks in libc's poll(2) off the JS thread: Deno runs a
+   * `nonblocking` FFI call, Bun a Worker. One per realm serves every ring
+   * (see `completion_poller.ts`).
    */
-  completionWaiter(ringFd: number): CompletionWaiter;
+  pollThread(): PollThread;
   /** Starts a module Worker for the blocking-call pool (see `blocking_io.ts`). */
   startWorker(url: URL): PoolWorker;
 }
@@ -151,6 +152,52 @@ export interface CompletionWaiter {
 }
 
 /**
+ * The libc calls the completion poller and the blocking-call pool make on
+ * the JS thread to steer their threads: eventfds and native memory.
+ *
+ * @example
+ * ```ts
+ * import type { ThreadLibc } from "./types.ts";
+ * declare const libc: ThreadLibc;
+ * const fd = libc.nonblockingEventfd();
+ * ```
+ */
+export interface ThreadLibc {
+  /** eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): an fd, or -1. */
+  nonblockingEventfd(): number;
+  read(fd: number, address: number, length: number): number;
+  write(fd: number, address: number, length: number): number;
+  close(fd: number): number;
+  malloc(size: number): number;
+  free(address: number): void;
+  memoryAt(address: number, length: number): ArrayBuffer;
+  addressOf(view: ArrayBufferView): number;
+}
+
+/**
+ * The one blocking call of the shared completion waiter: libc's
+ * `poll(fds, nfds, -1)` made on another thread.
+ *
+ * @example
+ * ```ts
+ * import type { PollThread } from "./types.ts";
+ * declare const thread: PollThread;
+ * declare const pollfds: number; // malloc'd struct pollfd[2]
+ * await thread.poll(pollfds, 2); // ready count, or -1
+ * ```
+ */
+export interface PollThread {
+  /**
+   * poll(address, nfds, -1) on the thread; resolves to its result. The
+   * array must be native memory that outlives the call (the kernel writes
+   * the revents back when it returns).
+   */
+  poll(address: number, nfds: number): Promise<number>;
+  /** See {@linkcode CompletionWaiter.canStarveTimers}. */
+  readonly canStarveTimers: boolean;
+}
+
+/**
  * The calls a {@linkcode BlockingIo} pool runs (libc names). `read`/`write`
  * with offset -1 use the current file position.
  *
@@ -174,11 +221,36 @@ export type BlockingOp =
   | "ftruncate";
 
 /**
+ * Per-call options of {@linkcode BlockingIo.call}.
+ *
+ * @example
+ * ```ts
+ * import type { BlockingCallOptions } from "./types.ts";
+ * const o: BlockingCallOptions = { signal: AbortSignal.timeout(100) };
+ * ```
+ */
+export interface BlockingCallOptions {
+  /**
+   * Cancels the call: a queued one never runs, a running read or write on
+   * a pipe, socket or tty stops without consuming anything, and one stuck
+   * elsewhere is given up on after a short grace period. The promise then
+   * resolves to -ECANCELED (or to the call's result, when it finished
+   * first).
+   */
+  signal?: AbortSignal;
+  /**
+   * Runs once no thread will touch the call's memory again: when the call
+   * has returned, or when it never started.
+   */
+  released?: () => void;
+}
+
+/**
  * A small pool of threads that make blocking file system calls, so the JS
  * thread never waits on one. Arguments are numbers (fds, raw addresses of
- * memory the caller keeps alive until the promise settles, lengths,
- * offsets); the result is the call's return value, or `-errno` (errno is
- * read on the thread that made the call).
+ * memory the caller keeps alive until `released` runs, lengths, offsets);
+ * the result is the call's return value, or `-errno` (errno is read on the
+ * thread that made the call).
  *
  * @example
  * ```ts
@@ -189,13 +261,19 @@ export type BlockingOp =
  */
 export interface BlockingIo {
   /** Runs `op(...args)` on a pool thread; resolves to its result or -errno. */
-  call(op: BlockingOp, args: readonly number[]): Promise<number>;
-  /** Calls started and not yet returned. */
+  call(
+    op: BlockingOp,
+    args: readonly number[],
+    options?: BlockingCallOptions,
+  ): Promise<number>;
+  /** Calls started and not yet returned (or given up on). */
   readonly running: number;
+  /** Threads started and not yet stopped, those given up on included. */
+  readonly threads: number;
   /**
-   * Stops the threads. Idle ones stop now; one still inside a call stops
-   * when the call returns (the memory it uses must stay alive until then:
-   * `call` promises of such calls still settle).
+   * Stops the threads. Idle ones stop now; running calls are cancelled as
+   * by their signal, and each thread stops when its call returns, so the
+   * process is not held open by a call that can be interrupted.
    */
   close(): void;
 }

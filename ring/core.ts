@@ -186,7 +186,15 @@ export class RingCore extends PrepHelpers {
       flags &= ~IORING_SETUP_NO_SQARRAY;
       fd = this.#setup(lib, entries, params, flags);
     }
-    if (fd < 0) throw setupFailure(fd, flags);
+    if (fd < 0) {
+      throw setupFailure(fd, flags, {
+        entries,
+        cqEntries: options.cqEntries,
+        sqThreadCpu: typeof options.sqpoll === "object"
+          ? options.sqpoll?.cpu
+          : undefined,
+      });
+    }
 
     this.fd = fd;
     this.flags = flags;

@@ -38,6 +38,7 @@ import {
   IORING_SETUP_DEFER_TASKRUN,
   IORING_SETUP_SINGLE_ISSUER,
   IORING_SETUP_SQ_AFF,
+  IORING_SETUP_SQE_MIXED,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_TASKRUN_FLAG,
   RLIMIT_MEMLOCK,
@@ -245,6 +246,82 @@ export interface SetupDiagnosis {
 }
 
 /**
+ * The sizes and CPU a setup asked for, so an EINVAL can name the one that
+ * was wrong.
+ *
+ * @example
+ * ```ts
+ * import type { SetupRequest } from "./diagnose.ts";
+ * const r: SetupRequest = { entries: 64, cqEntries: 1 };
+ * ```
+ */
+export interface SetupRequest {
+  /** SQ entries asked for. */
+  readonly entries?: number;
+  /** CQ entries asked for (IORING_SETUP_CQSIZE). */
+  readonly cqEntries?: number;
+  /** The SQPOLL thread's CPU (IORING_SETUP_SQ_AFF). */
+  readonly sqThreadCpu?: number;
+}
+
+/** Smallest power of two at or above n (the kernel rounds queue sizes so). */
+function roundUpPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+/** The online CPUs as listed in sysfs ("0-3,6"), or null. */
+function onlineCpus(): { list: string; has(cpu: number): boolean } | null {
+  const list = readProc("/sys/devices/system/cpu/online");
+  if (list === undefined) return null;
+  const ranges = list.split(",").map((r) => r.split("-").map(Number));
+  return {
+    list,
+    has: (cpu) => ranges.some(([lo, hi = lo]) => cpu >= lo && cpu <= hi),
+  };
+}
+
+/**
+ * Every setup flag bit up to IORING_SETUP_SQE_MIXED (1 << 19), the newest
+ * in structs/constants.ts; higher bits are unknown to every kernel this
+ * library knows.
+ */
+const KNOWN_SETUP_FLAGS = IORING_SETUP_SQE_MIXED * 2 - 1;
+
+/** The EINVAL causes a {@linkcode SetupRequest} shows by itself. */
+function requestProblems(flags: number, request: SetupRequest): string[] {
+  const problems: string[] = [];
+  // >>> 0: flags is a u32, and the top bit must not make it negative.
+  const unknown = (flags & ~KNOWN_SETUP_FLAGS) >>> 0;
+  if (unknown !== 0) {
+    problems.push(
+      `flags 0x${
+        unknown.toString(16)
+      } are not io_uring setup flags (no kernel this library knows has them)`,
+    );
+  }
+  const { entries = 64, cqEntries, sqThreadCpu } = request;
+  if (
+    cqEntries !== undefined &&
+    roundUpPow2(cqEntries) < roundUpPow2(entries)
+  ) {
+    problems.push(
+      `cqEntries (${cqEntries}) is smaller than entries (${entries}): the completion queue must hold at least as many entries as the submission queue`,
+    );
+  }
+  if (sqThreadCpu !== undefined) {
+    const cpus = onlineCpus();
+    if (cpus !== null && !cpus.has(sqThreadCpu)) {
+      problems.push(
+        `sqpoll.cpu ${sqThreadCpu} is not an online CPU here (online: ${cpus.list})`,
+      );
+    }
+  }
+  return problems;
+}
+
+/**
  * Explains a failed io_uring_setup from its errno, the setup flags asked
  * for, and the environment (read now unless given).
  *
@@ -259,6 +336,7 @@ export function diagnoseSetupFailure(
   errno: number,
   requestedFlags: number,
   env: IoUringEnvironment = readIoUringEnvironment(),
+  request: SetupRequest = {},
 ): SetupDiagnosis {
   const e = Math.abs(errno);
   const named = describeSetupFlags(requestedFlags);
@@ -331,6 +409,10 @@ export function diagnoseSetupFailure(
       return since !== undefined && olderThan(env.release, since);
     });
     const combos = flagCombinationProblems(requestedFlags);
+    const mistakes = requestProblems(requestedFlags, request);
+    if (mistakes.length > 0) {
+      return { kind: "flags", reason: mistakes.join("; ") };
+    }
     const parts: string[] = [];
     if (tooNew.length > 0) {
       parts.push(
@@ -425,12 +507,13 @@ function flagCombinationProblems(flags: number): string[] {
 export function setupFailure(
   result: number,
   flags: number,
+  request: SetupRequest = {},
 ): IoUringUnavailableError {
   let env: IoUringEnvironment | undefined;
   let diagnosis: SetupDiagnosis;
   try {
     env = readIoUringEnvironment();
-    diagnosis = diagnoseSetupFailure(result, flags, env);
+    diagnosis = diagnoseSetupFailure(result, flags, env, request);
   } catch (error) {
     // Diagnosis is best effort: the errno alone must still come through.
     diagnosis = {

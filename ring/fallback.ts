@@ -6,10 +6,13 @@
  * than a ring and cannot carry read/write attributes, so a `pi` option is
  * refused instead of being silently dropped.
  *
- * What differs from `Ring`: an abort or timeout rejects the promise at once
- * but cannot interrupt a call already running on a thread (the call
- * finishes, and its buffer is kept alive until it has); the liburing-style
- * low-level methods (`prep*`, `submit`, `peekCqe`) do not exist.
+ * An abort or timeout cancels the call on its thread: a read or write on a
+ * pipe, socket or tty stops before it consumes anything (the thread waits
+ * in poll on the fd and a cancel eventfd), and the request settles with
+ * the thread's answer, as a ring's cancel does; a call stuck where no
+ * cancel reaches is given up on after a short grace period, its buffer
+ * kept alive until it returns. The liburing-style low-level methods
+ * (`prep*`, `submit`, `peekCqe`) do not exist.
  *
  * @module
  */
@@ -27,10 +30,11 @@ import {
   type UnavailableKind,
 } from "./setup_errors.ts";
 import { checkInteger, checkOptions } from "./validate.ts";
+import { timeoutError } from "./deadlines.ts";
 import { attributeNames } from "./attributes.ts";
 import { AsyncRing, type OpOptions } from "./async_ring.ts";
 import { type OpRequest, snapshotBuffers } from "./ops.ts";
-import { EBUSY, EFAULT, ENXIO } from "../structs/errno.ts";
+import { EBUSY, ECANCELED, EFAULT, ENXIO } from "../structs/errno.ts";
 
 /**
  * Options every Promise method of {@linkcode FallbackRing} takes: the same
@@ -76,7 +80,10 @@ const memoryInUse = new Set<object>();
 /** One request between its method and its settlement. */
 interface Request {
   settled: boolean;
+  /** Cancels the call; the request settles with the thread's answer. */
   fail(reason: unknown): void;
+  /** Rejects now (the ring is closing), whatever the thread answers. */
+  rejectNow(reason: unknown): void;
 }
 
 /**
@@ -225,9 +232,20 @@ export class FallbackRing extends AsyncRing {
     return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
       let onAbort: (() => void) | undefined;
+      // An abort or timeout cancels the call on its thread and the request
+      // settles with the thread's answer: -ECANCELED (nothing was consumed)
+      // rejects with `reason`, a result that came first resolves, as a
+      // ring's cancel that loses the race does.
+      const cancel = new AbortController();
+      let reason: unknown;
       const request: Request = {
         settled: false,
-        fail: (reason) => settle(() => reject(reason)),
+        fail: (why) => {
+          if (request.settled || cancel.signal.aborted) return;
+          reason = why;
+          cancel.abort();
+        },
+        rejectNow: (why) => settle(() => reject(why)),
       };
       const settle = (action: () => void) => {
         if (request.settled) return;
@@ -248,36 +266,31 @@ export class FallbackRing extends AsyncRing {
       }
       if (timeoutMs > 0) {
         timer = setTimeout(
-          () =>
-            request.fail(
-              new DOMException(
-                `${name} timed out after ${timeoutMs} ms`,
-                "TimeoutError",
-              ),
-            ),
+          () => request.fail(timeoutError(name, timeoutMs)),
           timeoutMs,
         );
       }
-      // One holder per request: two requests may share a buffer.
+      // One holder per request: two requests may share a buffer. It goes
+      // when the thread has let go of the memory, which may be after the
+      // request settled (a call given up on, or the ring closed).
       const holder = { keep: req.keep };
       memoryInUse.add(holder);
-      this.#io.call(call, args).then(
-        (res) => {
-          memoryInUse.delete(holder);
+      const released = () => memoryInUse.delete(holder);
+      this.#io.call(call, args, { signal: cancel.signal, released }).then(
+        (res) =>
           settle(() => {
-            if (res < 0) {
+            if (res === -ECANCELED && cancel.signal.aborted) {
+              reject(reason);
+            } else if (res < 0) {
               reject(UringError.from(res, { op: name, fd, path: req.path }));
             } else {
               resolve(req.transform ? req.transform(res) : res);
             }
-          });
-        },
-        (error) => {
-          memoryInUse.delete(holder);
+          }),
+        (error) =>
           settle(() =>
             reject(this.#closed ? new RingClosedError(name) : error)
-          );
-        },
+          ),
       );
     });
   }
@@ -310,29 +323,36 @@ export class FallbackRing extends AsyncRing {
   #shutdown(): void {
     this.#closed = true;
     for (const request of [...this.#live]) {
-      request.fail(new RingClosedError("close"));
+      // Cancelled on its thread (the pool closing cancels every call) and
+      // rejected now: the ring is closed, whatever the thread answers.
+      request.rejectNow(new RingClosedError("close"));
     }
     this.#buffers = null;
     this.#io.close();
   }
 }
 
-/** Setup failures after which the fallback backend may stand in. */
+/**
+ * Setup failures after which the fallback backend may stand in: io_uring
+ * itself is unavailable to this process (sysctl, group, seccomp, a kernel
+ * without it, a security module). Not EINVAL ("flags": a bad queue size,
+ * SQPOLL CPU or flag bit is the caller's mistake, which a fallback would
+ * hide) nor ENOMEM/EMFILE (limits the caller can raise).
+ */
 const FALLBACK_KINDS: ReadonlySet<UnavailableKind> = new Set<UnavailableKind>([
   "disabled",
   "group",
   "seccomp",
   "unsupported",
   "denied",
-  "flags",
-  "memory",
 ]);
 
 /**
  * The fallback for a failed ring setup, when the caller asked for one
  * (`options.fallback === true`) and the failure means io_uring cannot be
- * used here (sysctl, seccomp, missing or too old kernel support, memory);
- * otherwise `undefined`, and the caller rethrows `error`.
+ * used here (sysctl, seccomp, a kernel without io_uring, a security
+ * module); otherwise `undefined`, and the caller rethrows `error`, which
+ * names the real cause.
  *
  * @example
  * ```ts

@@ -1,8 +1,9 @@
 /**
  * The completion pump of `Ring`: the pending table (slot → request, with
  * a generation per slot), the backlog, batched submits (in chunks for
- * O_DIRECT), the waiter that sleeps in io_uring_enter off the JS thread,
- * the timer marker, and the drain at close. It drives the ring's
+ * O_DIRECT), the waiter (the realm's shared poll thread, which wakes when
+ * the CQ is not empty), the timer marker, deadlines, and the drain at
+ * close. It drives the ring's
  * `RingCore` and settles each request's promise from its CQE.
  *
  * One rule keeps the waiter from sleeping through a completion: while it is
@@ -32,6 +33,12 @@ import {
 import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
 import { applyAttributes, type PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
+import {
+  clearDeadline,
+  DISPOSE_WAIT_MS,
+  startDeadline,
+  timeoutError,
+} from "./deadlines.ts";
 
 /** How the pump reads a range again to explain an integrity failure. */
 type RereadFn = (
@@ -130,6 +137,8 @@ export interface PendingOp {
   data: ArrayBufferView | readonly ArrayBufferView[] | null;
   /** Whether it is a read or write on an O_DIRECT fd (set when prepared). */
   direct: boolean;
+  /** The `timeoutMs` deadline's timer (deadlines.ts), until it settles. */
+  deadline: ReturnType<typeof setTimeout> | undefined;
 }
 
 export const QUEUED = 0; // in the backlog
@@ -200,6 +209,7 @@ export class CompletionPump {
       op.onAbort = () => this.#abort(op);
       op.signal.addEventListener("abort", op.onAbort, { once: true });
     }
+    startDeadline(op, this.#deadlines);
     this.#pendingCount++;
     // Keep order: nothing overtakes requests already waiting in the backlog.
     if (this.#backlogHead < this.#backlog.length || !this.#prepare(op)) {
@@ -544,6 +554,7 @@ export class CompletionPump {
     if (op.state === SETTLED) return;
     op.state = SETTLED;
     this.#pendingCount--;
+    clearDeadline(op);
     if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
     // Dropping the references only now is what keeps buffers alive and
     // unmoved until the kernel is done with them.
@@ -559,12 +570,7 @@ export class CompletionPump {
     if ((res === -ECANCELED || res === -EINTR) && op.signal?.aborted) {
       op.reject(op.signal.reason);
     } else if (res === -ECANCELED && op.timeoutMs > 0) {
-      op.reject(
-        new DOMException(
-          `${op.spec.name} timed out after ${op.timeoutMs} ms`,
-          "TimeoutError",
-        ),
-      );
+      op.reject(timeoutError(op.spec.name, op.timeoutMs));
     } else if (res === -ECANCELED && this.#shuttingDown) {
       op.reject(new RingClosedError(op.spec.name));
     } else if (op.attrs !== null) {
@@ -588,14 +594,45 @@ export class CompletionPump {
     if (op.state === SETTLED) return;
     if (op.state === QUEUED) {
       // Never reached the kernel: settle now; #refill skips it.
-      op.state = SETTLED;
-      this.#pendingCount--;
-      op.keep = null;
-      op.reject(op.signal!.reason);
+      this.#rejectUnsubmitted(op, op.signal!.reason);
       return;
     }
     this.#cancelUserData(op.userData, 0);
   }
+
+  /** Settles a request still in the backlog: it never reached the kernel. */
+  #rejectUnsubmitted(op: PendingOp, reason: unknown): void {
+    op.state = SETTLED;
+    this.#pendingCount--;
+    op.keep = null;
+    clearDeadline(op);
+    if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
+    op.reject(reason);
+  }
+
+  /**
+   * At `timeoutMs` (deadlines.ts) a backlogged request rejects; one in the
+   * kernel is cancelled once more (its linked timeout may have started
+   * late). Given up on after the grace, it is settled for the caller while
+   * its slot (and `keep`) stays in the table until its CQE (#complete).
+   */
+  readonly #deadlines = {
+    settled: (op: PendingOp) => op.state === SETTLED,
+    expire: (op: PendingOp): boolean => {
+      if (op.state === QUEUED) {
+        this.#rejectUnsubmitted(op, timeoutError(op.spec.name, op.timeoutMs));
+        return false;
+      }
+      this.#cancelUserData(op.userData, 0);
+      return true;
+    },
+    giveUp: (op: PendingOp) => {
+      op.state = SETTLED;
+      this.#pendingCount--;
+      if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
+      op.reject(timeoutError(op.spec.name, op.timeoutMs));
+    },
+  };
 
   /** Queues an ASYNC_CANCEL (internal user_data); submitted with the next flush. */
   #cancelUserData(userData: number, flags: number): void {
@@ -667,10 +704,7 @@ export class CompletionPump {
     for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
       const op = this.#backlog[i];
       if (op.state !== SETTLED) {
-        op.state = SETTLED;
-        this.#pendingCount--;
-        op.keep = null;
-        op.reject(new RingClosedError(op.spec.name));
+        this.#rejectUnsubmitted(op, new RingClosedError(op.spec.name));
       }
     }
     this.#backlog.length = 0;
@@ -694,7 +728,9 @@ export class CompletionPump {
 
   /**
    * Closes the ring without waiting asynchronously: requests in flight are
-   * cancelled and the thread blocks until the kernel has returned them.
+   * cancelled and the thread blocks until the kernel has returned them, at
+   * most DISPOSE_WAIT_MS; what the kernel still holds then is left to the
+   * asynchronous close, and the ring closes once the last completion is in.
    */
   dispose(): void {
     if (this.core.closed) return;
@@ -711,9 +747,19 @@ export class CompletionPump {
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
       );
       this.core.submit();
+      const giveUpAt = performance.now() + DISPOSE_WAIT_MS;
       while (this.#inFlight > 0) {
-        this.core.submitAndWait(1);
+        const leftUs = (giveUpAt - performance.now()) * 1000;
+        if (leftUs < 1) break;
+        this.core.waitCqeTimeout(1, leftUs);
         this.#reapAll();
+      }
+      if (this.#inFlight > 0) {
+        // I/O the kernel cannot cancel yet: the JS thread does not wait for
+        // it. The close goes on asynchronously, as close() does.
+        this.#closing ??= this.#drainAndClose();
+        this.#closing.catch(() => {});
+        return;
       }
     }
     if (this.#armed) {

@@ -14,9 +14,10 @@
  * O_DIRECT reads and writes, in enters of 4, so the disk starts on the
  * first while the rest are still being issued (the kernel plugs a batch).
  *
- * How completions come back: while anything is in flight, one waiter blocks
- * in io_uring_enter(GETEVENTS, min 1) on another thread (Deno: a
- * `nonblocking` FFI call; Bun: a Worker). When it returns, the JS thread reaps
+ * How completions come back: while anything is in flight, the ring's waiter
+ * is armed: one thread per realm, shared by every ring, sleeps in poll(2)
+ * until the ring's CQ is not empty (ffi/completion_poller.ts; Deno: a
+ * `nonblocking` FFI call; Bun: a Worker). When it wakes, the JS thread reaps
  * every CQE, settles the promises, refills the SQ from the backlog and arms
  * the waiter again. Nothing runs and no thread spins while idle. Where the
  * waiter's wake-ups can be handled back to back ahead of due timers (Bun),
@@ -342,6 +343,7 @@ export class Ring extends AsyncRing {
       attrs,
       data: req.data,
       direct: false,
+      deadline: undefined,
     };
     this.#pump.enqueue(op);
     return promise;

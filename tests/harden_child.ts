@@ -21,7 +21,13 @@ import {
 } from "../raw.ts";
 import { createFallbackIfAllowed, FallbackRing } from "../ring/fallback.ts";
 import { IoUringUnavailableError, MemlockError } from "../ring/setup_errors.ts";
-import { promiseApiSuite } from "./harden_helpers.ts";
+import { DENY_SETUP_ENV, promiseApiSuite } from "./harden_helpers.ts";
+import { denyIoUringSetup } from "./seccomp_helpers.ts";
+
+// Before anything sets up a ring: io_uring_setup fails for this process only.
+if (process.env[DENY_SETUP_ENV] !== undefined) {
+  denyIoUringSetup(Number(process.env[DENY_SETUP_ENV]));
+}
 
 const [mode, ...rest] = process.argv.slice(2);
 const waitGo = rest[0] === "--wait-go";
@@ -195,6 +201,25 @@ switch (mode) {
     await all[0];
     console.log(`pending ${ring.pending}`);
     process.exit(0);
+    break;
+  }
+  case "fallback-close-exit": {
+    // Reads on a pipe nobody writes to, then `await ring.close()`: main
+    // ends with nothing else to do, so the process must exit by itself.
+    const ring = new FallbackRing({ threads: 4 });
+    const [readEnd] = pipeFds();
+    const reads: Promise<number>[] = [];
+    for (let i = 0; i < 6; i++) {
+      reads.push(ring.read(readEnd, new Uint8Array(16), -1));
+    }
+    for (const p of reads) p.catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await ring.close();
+    const settled = await Promise.allSettled(reads);
+    result({
+      ok: true,
+      rejected: settled.filter((s) => s.status === "rejected").length,
+    });
     break;
   }
   default:

@@ -1,8 +1,10 @@
 /**
  * Diagnosis of blocked io_uring: the words for every kind of failure (from
- * synthetic environments), the real sysctl at 1 and 2 for a child process
- * (always restored), the fallback test set under the disabled sysctl, and
- * the memlock error of a child with a lowered RLIMIT_MEMLOCK.
+ * synthetic environments), a child whose own seccomp filter makes
+ * io_uring_setup fail (EPERM, ENOSYS: nothing host-wide changes), the
+ * fallback test set in such a child, and the memlock error of a child with
+ * a lowered RLIMIT_MEMLOCK. The real sysctl at 1 and 2 (changed host-wide
+ * for a moment, always restored) runs only with URING_TEST_SYSCTL=1.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -167,6 +169,47 @@ test("this process: environment readable, io_uring available, status agrees", ()
   assert.equal(status.seccomp, env.seccomp);
 });
 
+const EPERM = 1;
+const ENOSYS = 38;
+const FALLBACK_SET = [
+  "write/read",
+  "writev/readv",
+  "writeFixed/readFixed",
+  "fsync/fdatasync",
+  "statx",
+  "fallocate",
+  "nop",
+  "abort",
+  "timeout",
+];
+
+for (const [errno, code] of [[EPERM, "EPERM"], [ENOSYS, "ENOSYS"]] as const) {
+  test(`seccomp ${code} for io_uring_setup in a child → IoUringUnavailableError kind seccomp; the sysctl untouched`, () => {
+    const before = readSysctl();
+    const run = runChild("setup", [], { denyIoUringSetup: errno });
+    assert.deepEqual(readSysctl(), before);
+    assert.equal(run.status, 0, run.stderr);
+    const { error } = run.result;
+    assert.equal(error.isUnavailable, true, JSON.stringify(run.result));
+    assert.equal(error.name, "IoUringUnavailableError");
+    assert.equal(error.code, code);
+    assert.equal(error.kind, "seccomp");
+    assert.equal(error.seccomp, 2);
+    assert.match(error.message, /seccomp/);
+  });
+}
+
+test("seccomp EPERM in a child → the fallback passes the Promise-API test set with data verified", () => {
+  const before = readSysctl();
+  const run = runChild("fallback-suite", [], { denyIoUringSetup: EPERM });
+  assert.deepEqual(readSysctl(), before);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(run.result.ok, true, JSON.stringify(run.result));
+  assert.equal(run.result.backend, "fallback");
+  assert.equal(run.result.kind, "seccomp");
+  assert.deepEqual(run.result.done, FALLBACK_SET);
+});
+
 test(
   "sysctl 2 for a child → IoUringUnavailableError kind disabled (sysctl restored)",
   { skip: NO_SYSCTL },
@@ -196,17 +239,7 @@ test(
     assert.equal(run.result.ok, true, JSON.stringify(run.result));
     assert.equal(run.result.backend, "fallback");
     assert.equal(run.result.kind, "disabled");
-    assert.deepEqual(run.result.done, [
-      "write/read",
-      "writev/readv",
-      "writeFixed/readFixed",
-      "fsync/fdatasync",
-      "statx",
-      "fallocate",
-      "nop",
-      "abort",
-      "timeout",
-    ]);
+    assert.deepEqual(run.result.done, FALLBACK_SET);
   },
 );
 

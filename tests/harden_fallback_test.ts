@@ -5,8 +5,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { closeFd, O_RDONLY, openFd, Ring } from "../raw.ts";
+import type { RingSetupOptions } from "../ring/ring.ts";
 import { createFallbackIfAllowed, FallbackRing } from "../ring/fallback.ts";
 import {
   FallbackUnsupportedError,
@@ -190,4 +191,33 @@ test("createFallbackIfAllowed: only with fallback: true and an io_uring-unavaila
   assert.ok(ring instanceof FallbackRing);
   assert.equal(ring.setupError, unavailable);
   ring[Symbol.dispose]();
+});
+
+test("Ring.open({ fallback: true }) does not fall back on argument mistakes: the error names the real cause", () => {
+  const online = readFileSync("/sys/devices/system/cpu/online", "utf8").trim();
+  const cases: [RingSetupOptions, RegExp][] = [
+    [
+      { cqEntries: 1, entries: 64 },
+      /cqEntries \(1\) is smaller than entries \(64\)/,
+    ],
+    [
+      { sqpoll: { cpu: 4095 } },
+      new RegExp(
+        `sqpoll\\.cpu 4095 is not an online CPU here \\(online: ${online}\\)`,
+      ),
+    ],
+    [{ flags: 1 << 30 }, /flags 0x40000000 are not io_uring setup flags/],
+  ];
+  for (const [options, cause] of cases) {
+    assert.throws(
+      () => Ring.open({ ...options, fallback: true }),
+      (error: unknown) => {
+        assert.ok(error instanceof UringError, String(error));
+        assert.equal((error as UringError).code, "EINVAL");
+        assert.match((error as Error).message, cause);
+        return true;
+      },
+      JSON.stringify(options),
+    );
+  }
 });

@@ -18,6 +18,9 @@ import { tempPath } from "./helpers.ts";
 // deno-lint-ignore no-explicit-any
 export const IS_DENO = typeof (globalThis as any).Deno?.version === "object";
 
+/** The environment variable that tells the child to deny io_uring_setup. */
+export const DENY_SETUP_ENV = "URING_TEST_DENY_IO_URING_SETUP";
+
 /** The child script. */
 export const CHILD = new URL("./harden_child.ts", import.meta.url).pathname;
 
@@ -50,6 +53,11 @@ export interface ChildOptions {
   memlock?: number;
   /** Kill the child after this many ms (default 30000). */
   timeoutMs?: number;
+  /**
+   * io_uring_setup fails with this errno in the child (a seccomp filter it
+   * installs on itself first; see seccomp_helpers.ts). Nothing host-wide.
+   */
+  denyIoUringSetup?: number;
 }
 
 /**
@@ -69,6 +77,9 @@ export function childCommand(
   let command = process.execPath;
   let argv = runtimeArgs(CHILD, [mode, ...args]);
   const env: Record<string, string | undefined> = { ...process.env };
+  if (options.denyIoUringSetup !== undefined) {
+    env[DENY_SETUP_ENV] = String(options.denyIoUringSetup);
+  }
   if (options.memlock !== undefined) {
     argv = [
       `--memlock=${options.memlock}:${options.memlock}`,
@@ -166,6 +177,9 @@ const SYSCTL_GROUP = "/proc/sys/kernel/io_uring_group";
  * ```
  */
 export function sysctlUnavailable(): string | false {
+  if (process.env.URING_TEST_SYSCTL !== "1") {
+    return "it changes kernel.io_uring_disabled for the whole host: opt in with URING_TEST_SYSCTL=1 (the seccomp tests cover the same paths per process)";
+  }
   if (process.getuid?.() !== 0) {
     return "changing kernel.io_uring_disabled needs root";
   }
