@@ -21,6 +21,7 @@ import {
 import { WorkerPool } from "./blocking_io.ts";
 import { CompletionPoller } from "./completion_poller.ts";
 import { type OrphanLibc, releaseOrphans, tagOwner } from "./orphans.ts";
+import { procReader } from "./procfs.ts";
 import { FfiPermissionError } from "./permission.ts";
 
 export { FfiPermissionError };
@@ -309,6 +310,19 @@ const orphanLibc: OrphanLibc = {
   munmap: (address, length) => libc().munmap(address, length),
   gettid: () => libc().gettid(),
   addressOf: rt.addressOf,
+  proc: procReader({
+    open: (path, flags, mode) => libc().open(path, flags, mode),
+    read: (fd, address, length) => libc().read(fd, address, length),
+    close: (fd) => libc().close(fd),
+    opendir: (path) => libc().opendir(path),
+    readdir: (dir) => libc().readdir(dir),
+    closedir: (dir) => libc().closedir(dir),
+    readlink: (path, buf, size) => libc().readlink(path, buf, size),
+    statx: (dirfd, path, flags, mask, buf) =>
+      libc().statx(dirfd, path, flags, mask, buf),
+    addressOf: rt.addressOf,
+    memoryAt: rt.memoryAt,
+  }),
 };
 
 /** At most one automatic sweep for orphaned rings per this many ms. */

@@ -8,11 +8,12 @@
  * O_ASYNC signals, which these fds never enable. A sweep, from any thread
  * still alive, closes the tagged fds whose thread is gone (the kernel then
  * reports no owner) and unmaps their rings; the kernel then cancels what
- * was in flight and frees the ring.
+ * was in flight and frees the ring. /proc is read through libc
+ * (procfs.ts), so a sweep needs no permission but FFI.
  *
  * @module
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import type { ProcReader } from "./procfs.ts";
 
 const F_SETSIG = 10;
 const F_GETSIG = 11;
@@ -30,6 +31,8 @@ export interface OrphanLibc {
   munmap(address: number, length: number): number;
   gettid(): number;
   addressOf(view: ArrayBufferView): number;
+  /** /proc, read through libc. */
+  proc: ProcReader;
 }
 
 // struct f_owner_ex { int type; pid_t pid; }
@@ -62,34 +65,20 @@ function orphaned(libc: OrphanLibc, fd: number): boolean {
   if (libc.fcntl(fd, F_GETOWN_EX, libc.addressOf(owner)) !== 0) return false;
   if (owner[0] !== F_OWNER_TID) return false;
   // A thread that has exited is reported as owner 0.
-  return owner[1] === 0 || !threadAlive(owner[1]);
-}
-
-function threadAlive(tid: number): boolean {
-  try {
-    statSync(`/proc/self/task/${tid}`);
-    return true;
-  } catch {
-    return false;
-  }
+  return owner[1] === 0 ||
+    libc.proc.inode(`/proc/self/task/${owner[1]}`) === undefined;
 }
 
 /** Mappings of io_uring files: [start, length, inode]. */
-function ringMappings(): [number, number, number][] {
+function ringMappings(proc: ProcReader): [number, number, number][] {
   const out: [number, number, number][] = [];
-  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
+  for (const line of proc.readText("/proc/self/maps").split("\n")) {
     if (!line.includes("io_uring")) continue;
     const range = line.slice(0, line.indexOf(" "));
     const [start, end] = range.split("-").map((hex) => parseInt(hex, 16));
-    try {
-      out.push([
-        start,
-        end - start,
-        statSync(`/proc/self/map_files/${range}`).ino,
-      ]);
-    } catch {
-      // unmapped meanwhile, or map_files not readable here
-    }
+    // undefined: unmapped meanwhile, or map_files not readable here.
+    const inode = proc.inode(`/proc/self/map_files/${range}`);
+    if (inode !== undefined) out.push([start, end - start, inode]);
   }
   return out;
 }
@@ -110,27 +99,20 @@ function ringMappings(): [number, number, number][] {
 export function releaseOrphans(libc: OrphanLibc): number {
   let released = 0;
   let mappings: [number, number, number][] | undefined;
-  for (const name of readdirSync("/proc/self/fd")) {
+  const proc = libc.proc;
+  for (const name of proc.listDir("/proc/self/fd")) {
     const fd = Number(name);
-    let target: string;
-    try {
-      target = readlinkSync(`/proc/self/fd/${name}`);
-    } catch {
-      continue;
-    }
+    const target = proc.readLink(`/proc/self/fd/${name}`);
+    if (target === undefined) continue;
     const ring = target === "anon_inode:[io_uring]";
     if (!ring && target !== "anon_inode:[eventfd]") continue;
     if (!orphaned(libc, fd)) continue;
     if (ring) {
       // The mappings hold the ring too: without unmapping, closing the fd
       // would free nothing and cancel nothing.
-      let inode: number;
-      try {
-        inode = statSync(`/proc/self/fd/${name}`).ino;
-      } catch {
-        continue;
-      }
-      mappings ??= ringMappings();
+      const inode = proc.inode(`/proc/self/fd/${name}`);
+      if (inode === undefined) continue;
+      mappings ??= ringMappings(proc);
       for (const [start, length, ino] of mappings) {
         if (ino === inode) libc.munmap(start, length);
       }

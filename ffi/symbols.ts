@@ -84,6 +84,14 @@ export const LIBC_SYMBOLS = {
   poll: { args: ["buffer", "u64", "i32"], result: "i32" },
   /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp) */
   syscall: { args: ["i64", "i64", "i64", "address"], result: "i64" },
+  /** DIR *opendir(const char *name): /proc listings without a runtime permission */
+  opendir: { args: ["buffer"], result: "address" },
+  /** struct dirent *readdir(DIR *dirp) */
+  readdir: { args: ["address"], result: "address" },
+  /** int closedir(DIR *dirp) */
+  closedir: { args: ["address"], result: "i32" },
+  /** ssize_t readlink(const char *path, char *buf, size_t size) */
+  readlink: { args: ["buffer", "buffer", "u64"], result: "i64" },
 } as const satisfies SymbolTable;
 
 /**
