@@ -98,28 +98,39 @@ function ringMappings(proc: ProcReader): [number, number, number][] {
  */
 export function releaseOrphans(libc: OrphanLibc): number {
   let released = 0;
-  let mappings: [number, number, number][] | undefined;
   const proc = libc.proc;
+  const rings: { fd: number; orphan: boolean }[] = [];
   for (const name of proc.listDir("/proc/self/fd")) {
     const fd = Number(name);
     const target = proc.readLink(`/proc/self/fd/${name}`);
-    if (target === undefined) continue;
-    const ring = target === "anon_inode:[io_uring]";
-    if (!ring && target !== "anon_inode:[eventfd]") continue;
-    if (!orphaned(libc, fd)) continue;
-    if (ring) {
-      // The mappings hold the ring too: without unmapping, closing the fd
-      // would free nothing and cancel nothing.
-      const inode = proc.inode(`/proc/self/fd/${name}`);
-      if (inode === undefined) continue;
-      mappings ??= ringMappings(proc);
-      for (const [start, length, ino] of mappings) {
-        if (ino === inode) libc.munmap(start, length);
-      }
-    } else {
+    if (target === "anon_inode:[io_uring]") {
+      rings.push({ fd, orphan: orphaned(libc, fd) });
+    } else if (target === "anon_inode:[eventfd]" && orphaned(libc, fd)) {
       // A dead realm's waiter may sleep in poll on this eventfd, holding
       // its rings: wake it so it lets go of them.
       libc.write(fd, libc.addressOf(one), 8);
+      libc.close(fd);
+      released++;
+    }
+  }
+  if (!rings.some((ring) => ring.orphan)) return released;
+  const inodeOf = (fd: number) => proc.inode(`/proc/self/fd/${fd}`);
+  // Kernels that give every anonymous file one shared inode make the
+  // mappings of live rings look like the orphan's: those are never unmapped.
+  const live = new Set(
+    rings.filter((r) => !r.orphan).map((r) => inodeOf(r.fd)),
+  );
+  const mappings = ringMappings(proc);
+  for (const { fd, orphan } of rings) {
+    if (!orphan) continue;
+    const inode = inodeOf(fd);
+    if (inode === undefined) continue;
+    if (!live.has(inode)) {
+      // The mappings hold the ring too: without unmapping, closing the fd
+      // would free nothing and cancel nothing.
+      for (const [start, length, ino] of mappings) {
+        if (ino === inode) libc.munmap(start, length);
+      }
     }
     libc.close(fd);
     released++;
