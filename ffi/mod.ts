@@ -322,6 +322,7 @@ const orphanLibc: OrphanLibc = {
       libc().statx(dirfd, path, flags, mask, buf),
     addressOf: rt.addressOf,
     memoryAt: rt.memoryAt,
+    cString,
   }),
 };
 

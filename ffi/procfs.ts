@@ -26,6 +26,8 @@ export interface ProcLibc {
   ): number;
   addressOf(view: ArrayBufferView): number;
   memoryAt(address: number, length: number): ArrayBuffer;
+  /** A NUL-terminated copy of a path. */
+  cString(text: string): Uint8Array;
 }
 
 /**
@@ -53,14 +55,7 @@ const STX_INO_OFFSET = 0x20;
 const D_RECLEN_OFFSET = 16;
 const D_NAME_OFFSET = 19;
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-function cPath(text: string): Uint8Array {
-  const bytes = new Uint8Array(text.length * 3 + 1);
-  bytes.set(encoder.encode(text));
-  return bytes;
-}
 
 /**
  * A {@linkcode ProcReader} over `libc`.
@@ -77,7 +72,7 @@ export function procReader(libc: ProcLibc): ProcReader {
   const stat = new Uint8Array(256);
   return {
     listDir(path) {
-      const dir = libc.opendir(cPath(path));
+      const dir = libc.opendir(libc.cString(path));
       if (dir === 0) return [];
       const names: string[] = [];
       try {
@@ -98,11 +93,11 @@ export function procReader(libc: ProcLibc): ProcReader {
       return names;
     },
     readLink(path) {
-      const n = libc.readlink(cPath(path), link, link.length);
+      const n = libc.readlink(libc.cString(path), link, link.length);
       return n < 0 ? undefined : decoder.decode(link.subarray(0, n));
     },
     inode(path) {
-      if (libc.statx(AT_FDCWD, cPath(path), 0, STATX_INO, stat) !== 0) {
+      if (libc.statx(AT_FDCWD, libc.cString(path), 0, STATX_INO, stat) !== 0) {
         return undefined;
       }
       return Number(
@@ -110,7 +105,7 @@ export function procReader(libc: ProcLibc): ProcReader {
       );
     },
     readText(path) {
-      const fd = libc.open(cPath(path), O_RDONLY | O_CLOEXEC, 0);
+      const fd = libc.open(libc.cString(path), O_RDONLY | O_CLOEXEC, 0);
       if (fd < 0) return "";
       const chunks: Uint8Array[] = [];
       try {
