@@ -31,6 +31,8 @@ import { attributeNames } from "./attributes.ts";
 import { AsyncRing, type OpOptions } from "./async_ring.ts";
 import { type OpRequest, snapshotBuffers } from "./ops.ts";
 import { EBUSY, EFAULT, ENXIO } from "../structs/errno.ts";
+import { finishIo, RequestMemory } from "./io_memory.ts";
+import { StagingPool } from "../memory/staging.ts";
 
 /**
  * Options every Promise method of {@linkcode FallbackRing} takes: the same
@@ -105,6 +107,8 @@ export class FallbackRing extends AsyncRing {
   #pendingCount = 0;
   #closed = false;
   #buffers: readonly ArrayBufferView[] | null = null;
+  /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
+  readonly #memory = new RequestMemory(new StagingPool());
 
   /** `setupError` is why io_uring was not used, when replacing a ring. */
   constructor(
@@ -220,7 +224,14 @@ export class FallbackRing extends AsyncRing {
     const blocking = req.spec.blocking;
     // Nothing to call (a NOP): there is no kernel to round-trip through.
     if (blocking === null) return Promise.resolve(0);
-    const [call, args] = blocking(req);
+    // The pool thread's call plays the CQE's part: staged memory and
+    // retained regions are let go only when it returns.
+    const memory = this.#memory.hold(req, null);
+    const [call, args] = blocking(
+      memory === null
+        ? req
+        : { ...req, addr: memory.addr, len: memory.iovecs ? 1 : req.len },
+    );
     const fd = req.fd >= 0 ? req.fd : undefined;
     return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -259,13 +270,18 @@ export class FallbackRing extends AsyncRing {
         );
       }
       // One holder per request: two requests may share a buffer.
-      const holder = { keep: req.keep };
+      const holder = { keep: req.keep, memory };
       memoryInUse.add(holder);
       this.#io.call(call, args).then(
         (res) => {
           memoryInUse.delete(holder);
+          const failure = memory === null
+            ? null
+            : finishIo(memory, res, !request.settled);
           settle(() => {
-            if (res < 0) {
+            if (failure !== null) {
+              reject(failure);
+            } else if (res < 0) {
               reject(UringError.from(res, { op: name, fd, path: req.path }));
             } else {
               resolve(req.transform ? req.transform(res) : res);
@@ -274,6 +290,7 @@ export class FallbackRing extends AsyncRing {
         },
         (error) => {
           memoryInUse.delete(holder);
+          if (memory !== null) finishIo(memory, -1, false);
           settle(() =>
             reject(this.#closed ? new RingClosedError(name) : error)
           );
@@ -314,6 +331,7 @@ export class FallbackRing extends AsyncRing {
     }
     this.#buffers = null;
     this.#io.close();
+    this.#memory.close();
   }
 }
 

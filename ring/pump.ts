@@ -32,6 +32,7 @@ import {
 import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
 import { applyAttributes, type PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
+import { finishIo, type HeldMemory } from "./io_memory.ts";
 
 /** How the pump reads a range again to explain an integrity failure. */
 type RereadFn = (
@@ -130,6 +131,19 @@ export interface PendingOp {
   data: ArrayBufferView | readonly ArrayBufferView[] | null;
   /** Whether it is a read or write on an O_DIRECT fd (set when prepared). */
   direct: boolean;
+  /**
+   * Staging slices and owned regions of a read or write: released only
+   * when its own CQE arrives (or when it never reached the kernel).
+   */
+  memory: HeldMemory | null;
+}
+
+/** Lets go of the memory of a request the kernel never saw. */
+function releaseUnsubmitted(op: PendingOp): void {
+  if (op.memory !== null) {
+    finishIo(op.memory, -ECANCELED, false);
+    op.memory = null;
+  }
 }
 
 export const QUEUED = 0; // in the backlog
@@ -527,7 +541,13 @@ export class CompletionPump {
     if (op === undefined || op.userData !== low) return;
     this.#ops[slot] = undefined;
     this.#freeSlots.push(slot);
-    this.#settle(op, res);
+    let failure: unknown = null;
+    if (op.memory !== null) {
+      // The kernel is done with it: copy a staged read out, then release.
+      failure = finishIo(op.memory, res, op.state !== SETTLED);
+      op.memory = null;
+    }
+    this.#settle(op, res, failure);
     if (op.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
       // A flush after every few O_DIRECT continuations, not only after the
       // last: the requests they make reach the device while the rest of a
@@ -540,14 +560,19 @@ export class CompletionPump {
   /** O_DIRECT requests settled since the last early flush was queued. */
   #directSettled = 0;
 
-  #settle(op: PendingOp, res: number): void {
+  #settle(op: PendingOp, res: number, failure: unknown = null): void {
     if (op.state === SETTLED) return;
+    if (op.state === QUEUED) releaseUnsubmitted(op);
     op.state = SETTLED;
     this.#pendingCount--;
     if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
     // Dropping the references only now is what keeps buffers alive and
     // unmoved until the kernel is done with them.
     op.keep = null;
+    if (failure !== null) {
+      op.reject(failure);
+      return;
+    }
     if (res >= 0) {
       try {
         op.resolve(op.transform ? op.transform(res) : res);
@@ -591,6 +616,7 @@ export class CompletionPump {
       op.state = SETTLED;
       this.#pendingCount--;
       op.keep = null;
+      releaseUnsubmitted(op);
       op.reject(op.signal!.reason);
       return;
     }
@@ -628,8 +654,9 @@ export class CompletionPump {
   #failKeepingMemory(op: PendingOp, error: unknown): void {
     op.state = SETTLED;
     this.#pendingCount--;
-    abandonedMemory.push(op.keep);
+    abandonedMemory.push(op.keep, op.memory);
     op.keep = null;
+    op.memory = null;
     op.reject(error);
   }
 
@@ -670,6 +697,7 @@ export class CompletionPump {
         op.state = SETTLED;
         this.#pendingCount--;
         op.keep = null;
+        releaseUnsubmitted(op);
         op.reject(new RingClosedError(op.spec.name));
       }
     }

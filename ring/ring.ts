@@ -45,6 +45,8 @@ import { EINVAL } from "../structs/errno.ts";
 import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
+import { RequestMemory } from "./io_memory.ts";
+import { StagingPool } from "../memory/staging.ts";
 
 export type { DataOpOptions, OpOptions } from "./async_ring.ts";
 
@@ -153,6 +155,8 @@ export class Ring extends AsyncRing {
    */
   readonly core: RingCore;
   readonly #pump: CompletionPump;
+  /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
+  readonly #memory = new RequestMemory(new StagingPool());
 
   /** Which engine serves the Promise API. */
   readonly backend = "io_uring" as const;
@@ -314,6 +318,8 @@ export class Ring extends AsyncRing {
     }
     const attrs = req.spec.attributes ? this.#attributes(req, options) : null;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // Last, as it takes memory: every check that can refuse has run.
+    const memory = this.#memory.hold(req, attrs);
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -323,8 +329,8 @@ export class Ring extends AsyncRing {
     const op: PendingOp = {
       spec: req.spec,
       fd: req.fd,
-      addr: req.addr,
-      len: req.len,
+      addr: memory === null ? req.addr : memory.addr,
+      len: memory?.iovecs ? 1 : req.len,
       off: req.off,
       opFlags: req.opFlags,
       bufIndex: req.bufIndex,
@@ -342,6 +348,7 @@ export class Ring extends AsyncRing {
       attrs,
       data: req.data,
       direct: false,
+      memory,
     };
     this.#pump.enqueue(op);
     return promise;
@@ -349,7 +356,10 @@ export class Ring extends AsyncRing {
 
   /** Closes the ring: see `close()`. */
   protected closeRing(): Promise<void> {
-    return this.#pump.close();
+    const closing = this.#pump.close();
+    // Once drained, every request's memory is back: the slabs can go.
+    closing.then(() => this.#memory.close(), () => {});
+    return closing;
   }
 
   /**
@@ -358,5 +368,6 @@ export class Ring extends AsyncRing {
    */
   [Symbol.dispose](): void {
     this.#pump.dispose();
+    this.#memory.close();
   }
 }
