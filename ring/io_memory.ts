@@ -33,7 +33,7 @@ import {
   directIoAlignment,
 } from "../memory/alignment.ts";
 import { type OwnedRegion, releaseIo, retainIo } from "../memory/owned.ts";
-import { type StagingPool, type StagingSlice } from "../memory/staging.ts";
+import type { StagingPool, StagingSlice } from "../memory/staging.ts";
 import { AttrPiView } from "../structs/attr_pi.ts";
 import { IOVEC_SIZE, IovecView } from "../structs/iovec.ts";
 import { EINVAL } from "../structs/errno.ts";
