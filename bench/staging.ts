@@ -8,10 +8,12 @@
  *
  *     bash bench/staging.sh [--secs 1] [--rounds 3] [--lib DIR]
  *
- * `--lib DIR` runs the same workloads against another checkout's library
- * (for a before/after comparison of the zero-copy path: before issue #14
- * every buffer went to the kernel as given). Prints one JSON line per row
- * after the table with `--json`.
+ * `--lib DIR` runs the workloads against another checkout's library.
+ * `--base DIR` adds a third contender in the same process and rounds: that
+ * checkout's `Ring` reading into a plain buffer (before issue #14 every
+ * buffer went to the kernel as given, so this is the old zero-copy speed).
+ * Short rounds, alternated, best of each: drifting load on a shared
+ * machine hits all contenders alike. `--json` adds one JSON line per row.
  *
  * @module
  */
@@ -23,8 +25,9 @@ function arg(name: string, fallback: string): string {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 }
-const SECS = Number(arg("--secs", "1"));
-const ROUNDS = Number(arg("--rounds", "3"));
+const SECS = Number(arg("--secs", "0.25"));
+const ROUNDS = Number(arg("--rounds", "6"));
+const BASE = arg("--base", "");
 const LIB = arg("--lib", new URL("..", import.meta.url).pathname);
 const DISK = arg("--disk-file", "");
 const SHM = arg("--shm-file", "");
@@ -34,8 +37,14 @@ const JSON_OUT = args.includes("--json");
 const lib: any = await import(`${LIB.replace(/\/$/, "")}/mod.ts`);
 // deno-lint-ignore no-explicit-any
 const memory: any = await import(`${LIB.replace(/\/$/, "")}/memory/mod.ts`);
-const { O_DIRECT, O_RDONLY, openFd, closeFd, Ring } = lib;
+const { O_DIRECT, O_RDONLY, openFd, closeFd } = lib;
+/** Whether the row being measured is O_DIRECT. */
+let direct = false;
 const allocateBuffer: (n: number) => Uint8Array = memory.allocateBuffer;
+// deno-lint-ignore no-explicit-any
+const base: any = BASE
+  ? await import(`${BASE.replace(/\/$/, "")}/mod.ts`)
+  : null;
 
 interface Workload {
   name: string;
@@ -57,12 +66,20 @@ async function measure(
   w: Workload,
   owned: boolean,
   secs = SECS,
+  from = lib,
 ): Promise<number> {
-  await using ring = new Ring({ entries: 128 });
+  await using ring = new from.Ring({ entries: 128 });
   const blocks = Math.floor(size / w.block);
+  // The old library needs aligned memory for O_DIRECT (it did not stage).
+  const old = from !== lib && direct;
   const buffers = Array.from(
     { length: w.depth },
-    () => owned ? allocateBuffer(w.block) : new Uint8Array(w.block),
+    () =>
+      old
+        ? from.alignedBuffer(w.block)
+        : owned
+        ? allocateBuffer(w.block)
+        : new Uint8Array(w.block),
   );
   let next = 0;
   let ops = 0;
@@ -115,6 +132,7 @@ async function warm(path: string, size: number): Promise<void> {
   for (const owned of [false, true]) {
     for (const w of WORKLOADS) {
       await measure(fd, statSync(SHM).size, w, owned, 0.2);
+      if (base) await measure(fd, statSync(SHM).size, w, owned, 0.2, base);
     }
   }
   closeFd(fd);
@@ -125,14 +143,22 @@ for (const t of targets) {
   const size = statSync(t.path).size;
   if (t.flags === O_RDONLY) await warm(t.path, size);
   const fd = openFd(t.path, t.flags);
+  direct = (t.flags & O_DIRECT) !== 0;
   try {
     for (const w of WORKLOADS) {
       let staged = 0;
       let zeroCopy = 0;
+      let before = 0;
       for (let r = 0; r < ROUNDS; r++) {
-        // Alternated so drifting machine load hits both alike.
+        // Alternated so drifting machine load hits all alike.
         staged = Math.max(staged, await measure(fd, size, w, false));
         zeroCopy = Math.max(zeroCopy, await measure(fd, size, w, true));
+        if (base) {
+          before = Math.max(
+            before,
+            await measure(fd, size, w, false, SECS, base),
+          );
+        }
       }
       const row = {
         runtime,
@@ -141,6 +167,8 @@ for (const t of targets) {
         staged: Math.round(staged),
         zeroCopy: Math.round(zeroCopy),
         ratio: Number((staged / zeroCopy).toFixed(2)),
+        before: Math.round(before),
+        zeroCopyVsBefore: base ? Number((zeroCopy / before).toFixed(2)) : null,
       };
       rows.push(row);
       const unit = w.block >= 1 << 20 ? "MiB/s" : "IOPS";
@@ -150,7 +178,12 @@ for (const t of targets) {
         `${runtime.padEnd(5)} ${t.name.padEnd(18)} ${w.name.padEnd(13)} ` +
           `staged ${String(fmt(staged)).padStart(8)} ${unit}  ` +
           `zero-copy ${String(fmt(zeroCopy)).padStart(8)} ${unit}  ` +
-          `ratio ${row.ratio.toFixed(2)}`,
+          `ratio ${row.ratio.toFixed(2)}` +
+          (base
+            ? `  before ${String(fmt(before)).padStart(8)}  zero-copy/before ${
+              row.zeroCopyVsBefore!.toFixed(2)
+            }`
+            : ""),
       );
     }
   } finally {
