@@ -37,7 +37,7 @@ const JSON_OUT = args.includes("--json");
 const lib: any = await import(`${LIB.replace(/\/$/, "")}/mod.ts`);
 // deno-lint-ignore no-explicit-any
 const memory: any = await import(`${LIB.replace(/\/$/, "")}/memory/mod.ts`);
-const { O_DIRECT, O_RDONLY, openFd, closeFd } = lib;
+const { O_DIRECT, O_RDONLY, openFd, closeFd, Ring } = lib;
 /** Whether the row being measured is O_DIRECT. */
 let direct = false;
 const allocateBuffer: (n: number) => Uint8Array = memory.allocateBuffer;

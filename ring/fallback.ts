@@ -31,7 +31,7 @@ import { attributeNames } from "./attributes.ts";
 import { AsyncRing, type OpOptions } from "./async_ring.ts";
 import { type OpRequest, snapshotBuffers } from "./ops.ts";
 import { EBUSY, EFAULT, ENXIO } from "../structs/errno.ts";
-import { finishIo, RequestMemory } from "./io_memory.ts";
+import { finishIo, heldRequest, RequestMemory } from "./io_memory.ts";
 import { StagingPool } from "../memory/staging.ts";
 
 /**
@@ -227,11 +227,7 @@ export class FallbackRing extends AsyncRing {
     // The pool thread's call plays the CQE's part: staged memory and
     // retained regions are let go only when it returns.
     const memory = this.#memory.hold(req, null);
-    const [call, args] = blocking(
-      memory === null
-        ? req
-        : { ...req, addr: memory.addr, len: memory.iovecs ? 1 : req.len },
-    );
+    const [call, args] = blocking(heldRequest(req, memory));
     const fd = req.fd >= 0 ? req.fd : undefined;
     return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;

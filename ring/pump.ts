@@ -32,7 +32,7 @@ import {
 import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
 import { applyAttributes, type PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
-import { finishIo, type HeldMemory } from "./io_memory.ts";
+import { finishIo, type Held } from "./io_memory.ts";
 
 /** How the pump reads a range again to explain an integrity failure. */
 type RereadFn = (
@@ -135,7 +135,7 @@ export interface PendingOp {
    * Staging slices and owned regions of a read or write: released only
    * when its own CQE arrives (or when it never reached the kernel).
    */
-  memory: HeldMemory | null;
+  memory: Held | null;
 }
 
 /** Lets go of the memory of a request the kernel never saw. */

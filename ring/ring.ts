@@ -45,7 +45,7 @@ import { EINVAL } from "../structs/errno.ts";
 import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
-import { RequestMemory } from "./io_memory.ts";
+import { heldRequest, RequestMemory } from "./io_memory.ts";
 import { StagingPool } from "../memory/staging.ts";
 
 export type { DataOpOptions, OpOptions } from "./async_ring.ts";
@@ -320,6 +320,7 @@ export class Ring extends AsyncRing {
     if (signal?.aborted) return Promise.reject(signal.reason);
     // Last, as it takes memory: every check that can refuse has run.
     const memory = this.#memory.hold(req, attrs);
+    const sqe = heldRequest(req, memory);
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -329,8 +330,8 @@ export class Ring extends AsyncRing {
     const op: PendingOp = {
       spec: req.spec,
       fd: req.fd,
-      addr: memory === null ? req.addr : memory.addr,
-      len: memory?.iovecs ? 1 : req.len,
+      addr: sqe.addr,
+      len: sqe.len,
       off: req.off,
       opFlags: req.opFlags,
       bufIndex: req.bufIndex,

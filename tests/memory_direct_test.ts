@@ -25,7 +25,7 @@ import {
   openFd,
   Ring,
 } from "../mod.ts";
-import { finishIo, RequestMemory } from "../ring/io_memory.ts";
+import { finishIo, type HeldMemory, RequestMemory } from "../ring/io_memory.ts";
 import { OPS } from "../ring/ops.ts";
 import { StagingPool } from "../memory/mod.ts";
 import { UringError } from "../ring/errors.ts";
@@ -173,7 +173,7 @@ test(
       const held = memory.hold(
         OPS.read.encode(fd, new Uint8Array(4096), 0),
         null,
-      )!;
+      ) as HeldMemory;
       assert.ok(held.alignment !== null, "the fd is O_DIRECT");
       const error = finishIo(held, -22, true);
       assert.ok(error instanceof UringError, String(error));
