@@ -33,7 +33,7 @@ import { checkInterval, GUARD_CHOICES } from "./pi_format_options.ts";
 import { generateSidecar } from "./pi_gen.ts";
 import { verifySidecar } from "./pi_verify.ts";
 import { rmSync } from "node:fs";
-import { measureNops } from "../bench/nop.ts";
+import { measureNops } from "./nop_loop.ts";
 
 /**
  * One row of the benchmark table.
