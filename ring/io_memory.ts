@@ -143,6 +143,9 @@ export function cachedDirectIoAlignment(fd: number): DirectIoAlignment {
   return alignment;
 }
 
+/** The regions of a staged request: none (shared, never written). */
+const NO_REGIONS: readonly OwnedRegion[] = Object.freeze([]);
+
 /** Page alignment for staged memory of a buffered fd. */
 const PAGE = 4096;
 
@@ -183,11 +186,40 @@ export class RequestMemory {
     const vectored = Array.isArray(data);
     if (!vectored && attrs === null && !directIoHint(req.fd)) {
       // The fast path: one owned buffer on a buffered fd.
-      const region = retainIo(data as ArrayBufferView);
-      if (region !== null) return region;
-      return this.#hold(req, data, false, null);
+      const view = data as ArrayBufferView;
+      const region = retainIo(view);
+      return region !== null ? region : this.#stageOne(req, view);
     }
     return this.#hold(req, data, vectored, attrs);
+  }
+
+  /** One caller buffer on a buffered fd: one page-aligned slice. */
+  #stageOne(req: OpRequest, view: ArrayBufferView): HeldMemory {
+    const pool = this.pool;
+    const slice = pool.acquire(view.byteLength, PAGE);
+    const reads = req.spec.writesMemory;
+    if (!reads) {
+      try {
+        pool.copyIn(slice, view);
+      } catch (error) {
+        pool.release(slice);
+        throw error;
+      }
+    }
+    return {
+      addr: slice.address,
+      iovecs: null,
+      regions: NO_REGIONS,
+      slice,
+      metaSlice: null,
+      meta: null,
+      pool,
+      targets: reads ? view : null,
+      lengths: null,
+      op: req.spec.name,
+      fd: req.fd,
+      alignment: null,
+    };
   }
 
   #hold(
