@@ -107,6 +107,12 @@ export {
   verifyPi,
 } from "./pi/mod.ts";
 export { alignedBuffer } from "./sys/memory.ts";
+export {
+  allocateBuffer,
+  type AllocateOptions,
+  isLibraryOwned,
+  releaseBuffer,
+} from "./memory/owned.ts";
 export { closeFd, openFd } from "./sys/fd.ts";
 export { statxFd, statxPath } from "./sys/stat.ts";
 export type { Statx, StatxTimestamp } from "./structs/statx.ts";

@@ -35,6 +35,8 @@ import { attributeNames } from "./attributes.ts";
 import { AsyncRing, type OpOptions } from "./async_ring.ts";
 import { type OpRequest, snapshotBuffers } from "./ops.ts";
 import { EBUSY, ECANCELED, EFAULT, ENXIO } from "../structs/errno.ts";
+import { finishIo, heldRequest, RequestMemory } from "./io_memory.ts";
+import { StagingPool } from "../memory/staging.ts";
 
 /**
  * Options every Promise method of {@linkcode FallbackRing} takes: the same
@@ -112,6 +114,8 @@ export class FallbackRing extends AsyncRing {
   #pendingCount = 0;
   #closed = false;
   #buffers: readonly ArrayBufferView[] | null = null;
+  /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
+  readonly #memory = new RequestMemory(new StagingPool());
 
   /** `setupError` is why io_uring was not used, when replacing a ring. */
   constructor(
@@ -227,7 +231,10 @@ export class FallbackRing extends AsyncRing {
     const blocking = req.spec.blocking;
     // Nothing to call (a NOP): there is no kernel to round-trip through.
     if (blocking === null) return Promise.resolve(0);
-    const [call, args] = blocking(req);
+    // The pool thread's call plays the CQE's part: staged memory and
+    // retained regions are let go only when it returns.
+    const memory = this.#memory.hold(req, null);
+    const [call, args] = blocking(heldRequest(req, memory));
     const fd = req.fd >= 0 ? req.fd : undefined;
     return new Promise<unknown>((resolve, reject) => {
       let timer: ReturnType<typeof setTimeout> | undefined;
@@ -272,25 +279,54 @@ export class FallbackRing extends AsyncRing {
       }
       // One holder per request: two requests may share a buffer. It goes
       // when the thread has let go of the memory, which may be after the
-      // request settled (a call given up on, or the ring closed).
-      const holder = { keep: req.keep };
+      // request settled (a call given up on, or the ring closed). The pool
+      // answers before it calls `released`; a real result copies a staged
+      // read out and lets the memory go in the answer's handler, an answer
+      // without one (given up on, cancelled, pool closed) lets it go when
+      // the thread has let go of it, whichever of the two comes last.
+      const holder = { keep: req.keep, memory };
       memoryInUse.add(holder);
-      const released = () => memoryInUse.delete(holder);
+      let threadDone = false;
+      let answeredWithoutResult = false;
+      const finishMemory = (res: number, deliver: boolean): unknown => {
+        if (holder.memory === null) return null;
+        const failure = finishIo(holder.memory, res, deliver);
+        holder.memory = null;
+        return failure;
+      };
+      const released = () => {
+        threadDone = true;
+        memoryInUse.delete(holder);
+        if (answeredWithoutResult) finishMemory(-ECANCELED, false);
+      };
+      const noResult = () => {
+        answeredWithoutResult = true;
+        if (threadDone) finishMemory(-ECANCELED, false);
+      };
       this.#io.call(call, args, { signal: cancel.signal, released }).then(
-        (res) =>
+        (res) => {
+          if (res === -ECANCELED && cancel.signal.aborted) {
+            noResult();
+            settle(() => reject(reason));
+            return;
+          }
+          const failure = finishMemory(res, !request.settled);
           settle(() => {
-            if (res === -ECANCELED && cancel.signal.aborted) {
-              reject(reason);
+            if (failure !== null) {
+              reject(failure);
             } else if (res < 0) {
               reject(UringError.from(res, { op: name, fd, path: req.path }));
             } else {
               resolve(req.transform ? req.transform(res) : res);
             }
-          }),
-        (error) =>
+          });
+        },
+        (error) => {
+          noResult();
           settle(() =>
             reject(this.#closed ? new RingClosedError(name) : error)
-          ),
+          );
+        },
       );
     });
   }
@@ -329,6 +365,7 @@ export class FallbackRing extends AsyncRing {
     }
     this.#buffers = null;
     this.#io.close();
+    this.#memory.close();
   }
 }
 

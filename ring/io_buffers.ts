@@ -3,8 +3,9 @@
  * stream writes). One place on purpose: when the library gets its own
  * registered buffer pool, only this file changes.
  *
- * Buffers are 4096-aligned (so they also serve O_DIRECT files) and reused:
- * a copy of many files allocates its buffers once.
+ * Scratch buffers are library-owned (`alignedBuffer`, 4096-aligned): the
+ * ring hands them to the kernel without staging, for O_DIRECT files too,
+ * and they are reused, so a copy of many files allocates them once.
  *
  * @module
  */
@@ -66,16 +67,19 @@ export function uninitializedBytes(size: number): Uint8Array {
 }
 
 /**
- * A buffer for file data the kernel fills: 4096-aligned for an O_DIRECT
- * file (the kernel refuses unaligned memory there), otherwise
- * {@linkcode uninitializedBytes}.
+ * A buffer for file data the kernel fills, handed to the caller: ordinary
+ * uninitialized memory ({@linkcode uninitializedBytes}) for every file.
+ * An O_DIRECT read into it is staged through the ring's aligned memory, a
+ * copy that costs about what zeroing a fresh buffer would, and cheaper
+ * than a library-owned buffer per chunk (a new WebAssembly.Memory each:
+ * up to 0.5 ms on Bun). `direct` is kept for callers that say which it is.
  *
  * @example
  * ```ts
  * import { dataBuffer } from "./io_buffers.ts";
- * const buf = dataBuffer(1 << 20, true); // aligned, for an O_DIRECT read
+ * const buf = dataBuffer(1 << 20, true); // for an O_DIRECT read
  * ```
  */
-export function dataBuffer(size: number, direct: boolean): Uint8Array {
-  return direct ? alignedBuffer(size) : uninitializedBytes(size);
+export function dataBuffer(size: number, _direct: boolean): Uint8Array {
+  return uninitializedBytes(size);
 }

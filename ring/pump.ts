@@ -39,6 +39,7 @@ import {
   startDeadline,
   timeoutError,
 } from "./deadlines.ts";
+import { finishIo, type Held } from "./io_memory.ts";
 
 /** How the pump reads a range again to explain an integrity failure. */
 type RereadFn = (
@@ -139,6 +140,19 @@ export interface PendingOp {
   direct: boolean;
   /** The `timeoutMs` deadline's timer (deadlines.ts), until it settles. */
   deadline: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Staging slices and owned regions of a read or write: released only
+   * when its own CQE arrives (or when it never reached the kernel).
+   */
+  memory: Held | null;
+}
+
+/** Lets go of the memory of a request the kernel never saw. */
+function releaseUnsubmitted(op: PendingOp): void {
+  if (op.memory !== null) {
+    finishIo(op.memory, -ECANCELED, false);
+    op.memory = null;
+  }
 }
 
 export const QUEUED = 0; // in the backlog
@@ -537,7 +551,13 @@ export class CompletionPump {
     if (op === undefined || op.userData !== low) return;
     this.#ops[slot] = undefined;
     this.#freeSlots.push(slot);
-    this.#settle(op, res);
+    let failure: unknown = null;
+    if (op.memory !== null) {
+      // The kernel is done with it: copy a staged read out, then release.
+      failure = finishIo(op.memory, res, op.state !== SETTLED);
+      op.memory = null;
+    }
+    this.#settle(op, res, failure);
     if (op.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
       // A flush after every few O_DIRECT continuations, not only after the
       // last: the requests they make reach the device while the rest of a
@@ -550,8 +570,9 @@ export class CompletionPump {
   /** O_DIRECT requests settled since the last early flush was queued. */
   #directSettled = 0;
 
-  #settle(op: PendingOp, res: number): void {
+  #settle(op: PendingOp, res: number, failure: unknown = null): void {
     if (op.state === SETTLED) return;
+    if (op.state === QUEUED) releaseUnsubmitted(op);
     op.state = SETTLED;
     this.#pendingCount--;
     clearDeadline(op);
@@ -559,6 +580,10 @@ export class CompletionPump {
     // Dropping the references only now is what keeps buffers alive and
     // unmoved until the kernel is done with them.
     op.keep = null;
+    if (failure !== null) {
+      op.reject(failure);
+      return;
+    }
     if (res >= 0) {
       try {
         op.resolve(op.transform ? op.transform(res) : res);
@@ -605,6 +630,7 @@ export class CompletionPump {
     op.state = SETTLED;
     this.#pendingCount--;
     op.keep = null;
+    releaseUnsubmitted(op);
     clearDeadline(op);
     if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
     op.reject(reason);
@@ -665,8 +691,9 @@ export class CompletionPump {
   #failKeepingMemory(op: PendingOp, error: unknown): void {
     op.state = SETTLED;
     this.#pendingCount--;
-    abandonedMemory.push(op.keep);
+    abandonedMemory.push(op.keep, op.memory);
     op.keep = null;
+    op.memory = null;
     op.reject(error);
   }
 

@@ -46,6 +46,8 @@ import { EINVAL } from "../structs/errno.ts";
 import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
+import { heldRequest, RequestMemory } from "./io_memory.ts";
+import { StagingPool } from "../memory/staging.ts";
 
 export type { DataOpOptions, OpOptions } from "./async_ring.ts";
 
@@ -154,6 +156,8 @@ export class Ring extends AsyncRing {
    */
   readonly core: RingCore;
   readonly #pump: CompletionPump;
+  /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
+  readonly #memory = new RequestMemory(new StagingPool());
 
   /** Which engine serves the Promise API. */
   readonly backend = "io_uring" as const;
@@ -315,6 +319,9 @@ export class Ring extends AsyncRing {
     }
     const attrs = req.spec.attributes ? this.#attributes(req, options) : null;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // Last, as it takes memory: every check that can refuse has run.
+    const memory = this.#memory.hold(req, attrs);
+    const sqe = heldRequest(req, memory);
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -324,8 +331,8 @@ export class Ring extends AsyncRing {
     const op: PendingOp = {
       spec: req.spec,
       fd: req.fd,
-      addr: req.addr,
-      len: req.len,
+      addr: sqe.addr,
+      len: sqe.len,
       off: req.off,
       opFlags: req.opFlags,
       bufIndex: req.bufIndex,
@@ -344,6 +351,7 @@ export class Ring extends AsyncRing {
       data: req.data,
       direct: false,
       deadline: undefined,
+      memory,
     };
     this.#pump.enqueue(op);
     return promise;
@@ -351,7 +359,10 @@ export class Ring extends AsyncRing {
 
   /** Closes the ring: see `close()`. */
   protected closeRing(): Promise<void> {
-    return this.#pump.close();
+    const closing = this.#pump.close();
+    // Once drained, every request's memory is back: the slabs can go.
+    closing.then(() => this.#memory.close(), () => {});
+    return closing;
   }
 
   /**
@@ -360,5 +371,6 @@ export class Ring extends AsyncRing {
    */
   [Symbol.dispose](): void {
     this.#pump.dispose();
+    this.#memory.close();
   }
 }

@@ -211,5 +211,31 @@ export function directIoHint(fd: number): boolean {
  * ```
  */
 export function forgetFd(fd: number): void {
-  if (fd >= 0 && fd < HINT_FDS) directHints[fd] = 0;
+  if (fd >= 0 && fd < HINT_FDS) {
+    directHints[fd] = 0;
+    epochs[fd]++;
+  }
 }
+
+// Bumped by forgetFd: other per-fd caches (the direct-I/O alignment) are
+// valid while the number's epoch is unchanged.
+const epochs = new Uint32Array(HINT_FDS);
+
+/**
+ * A counter that changes whenever {@linkcode forgetFd} forgets `fd`: a
+ * per-fd cache entry stored with it is stale once it differs. Descriptors
+ * beyond the cached range always report a fresh epoch (-1 plus a counter)
+ * so they are never cached.
+ *
+ * @example
+ * ```ts
+ * import { fdEpoch, forgetFd } from "./fd.ts";
+ * const before = fdEpoch(3);
+ * forgetFd(3);
+ * fdEpoch(3) !== before; // true
+ * ```
+ */
+export function fdEpoch(fd: number): number {
+  return fd >= 0 && fd < HINT_FDS ? epochs[fd] : -1 - ++uncachedEpoch;
+}
+let uncachedEpoch = 0;

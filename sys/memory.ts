@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { allocateBuffer, MAX_BUFFER_BYTES } from "../memory/owned.ts";
 import { addressNumber, errno, libc } from "../ffi/mod.ts";
 import { UringError } from "./errors.ts";
 
@@ -48,10 +49,16 @@ export function munmap(address: number, length: number): void {
   }
 }
 
+/** Largest alignment `allocateBuffer` gives (one WebAssembly page). */
+const OWNED_MAX_ALIGNMENT = 65536;
+
 /**
  * A zero-filled buffer whose first byte is aligned to `alignment` (4096 by
- * default), as O_DIRECT needs. The memory belongs to the garbage collector
- * like any typed array, and does not move.
+ * default), as O_DIRECT needs. Up to 64 KiB alignment it is library-owned
+ * memory (`allocateBuffer`): reads and writes on it go to the kernel
+ * without staging, and transferring it throws a TypeError instead of
+ * pulling memory away from the kernel. Larger alignments get an ordinary
+ * typed array (which the ring stages like any caller buffer).
  *
  * @example
  * ```ts
@@ -69,6 +76,9 @@ export function alignedBuffer(size: number, alignment = 4096): Uint8Array {
     (alignment & (alignment - 1)) !== 0
   ) {
     throw new RangeError(`alignment must be a power of two, got ${alignment}`);
+  }
+  if (alignment <= OWNED_MAX_ALIGNMENT && size <= MAX_BUFFER_BYTES) {
+    return allocateBuffer(size, { alignment });
   }
   const backing = new Uint8Array(size + alignment);
   const address = addressNumber(backing);

@@ -22,6 +22,11 @@
  *   must be what arrives.
  * - `owned-dropped`: every view of an `allocateBuffer` buffer is dropped
  *   and collected mid-read; the Ring's hold must keep the memory alive.
+ * - `ring-<owned|staged>-<read|write>[-fallback]`: the same through the
+ *   public Promise API (`ring.read` / `ring.write` on a `Ring`, or on a
+ *   `FallbackRing`): the library decides by itself to go zero-copy or to
+ *   stage, and every promise must settle (a staged read whose buffer moved
+ *   rejects with the TypeError).
  *
  * @module
  */
@@ -30,6 +35,7 @@ import { Buffer } from "node:buffer";
 import process from "node:process";
 import { addressNumber, libc, memoryAt } from "../ffi/mod.ts";
 import { closeFd, pipeFds, RingCore, writeFd } from "../raw.ts";
+import { type AsyncRing, FallbackRing, Ring } from "../mod.ts";
 import {
   allocateBuffer,
   releaseBuffer,
@@ -141,6 +147,8 @@ interface Tally {
 
 interface Context {
   ring: RingCore;
+  /** The Promise API ring of the `ring-*` groups. */
+  async: AsyncRing;
   r: number;
   w: number;
   pool: StagingPool;
@@ -278,7 +286,91 @@ async function ownedDropped(_mode: Mode, c: Context): Promise<void> {
   fresh.check(`in round ${round}`);
 }
 
+/** Waits for a promise expected to stay pending while the pipe is idle. */
+async function settleOf<T>(p: Promise<T>): Promise<[T | undefined, unknown]> {
+  try {
+    return [await p, undefined];
+  } catch (error) {
+    return [undefined, error];
+  }
+}
+
+async function ringOwnedRead(mode: Mode, c: Context): Promise<void> {
+  const { async: ring, r, w, round, tally } = c;
+  const size = round % 2 === 0 ? 4096 : 64;
+  const buf = allocateBuffer(size);
+  const pending = ring.read(r, buf, -1);
+  assert.equal(
+    await tryMove(mode, buf.buffer as ArrayBuffer, tally),
+    "refused",
+  );
+  const fresh = new Canaries();
+  fresh.add(size, round);
+  const payload = pattern(size, 5000 + round);
+  assert.equal(writeFd(w, payload), size);
+  assert.equal(await pending, size);
+  assert.ok(equalBytes(buf, payload), `round ${round}: data`);
+  tally.verified++;
+  if (round % 2 === 0) releaseBuffer(buf);
+  collectGarbage();
+  fresh.check(`in round ${round}`);
+}
+
+async function ringStagedRead(mode: Mode, c: Context): Promise<void> {
+  const { async: ring, r, w, round, tally } = c;
+  const size = round % 2 === 0 ? 64 : 4096;
+  const caller = new Uint8Array(size);
+  const pending = ring.read(r, caller, -1);
+  const moved = await tryMove(mode, caller.buffer, tally);
+  assert.notEqual(moved, "refused", "a plain buffer can be moved");
+  const fresh = new Canaries();
+  fresh.add(size, round);
+  fresh.add(size * 2 + 4096, round + 1);
+  assert.equal(writeFd(w, pattern(size, 6000 + round)), size);
+  const [, error] = await settleOf(pending);
+  assert.ok(
+    error instanceof TypeError &&
+      /detached, transferred or shrunk/.test(error.message),
+    `round ${round}: ${error}`,
+  );
+  tally.undelivered++;
+  if (moved instanceof ArrayBuffer) {
+    assert.ok(new Uint8Array(moved).every((b) => b === 0), "moved memory");
+  }
+  collectGarbage();
+  fresh.check(`in round ${round}`);
+}
+
+async function ringWrite(
+  mode: Mode,
+  c: Context,
+  owned: boolean,
+): Promise<void> {
+  const { async: ring, r, w, round, tally } = c;
+  const size = round % 2 === 0 ? 64 : 4096;
+  const caller = owned ? allocateBuffer(size) : new Uint8Array(size);
+  caller.set(pattern(size, 7000 + round));
+  const snapshot = caller.slice();
+  // A full pipe keeps the write waiting in the kernel (or the pool thread).
+  assert.equal(writeFd(w, filler), filler.byteLength);
+  const pending = ring.write(w, caller, -1);
+  const moved = await tryMove(mode, caller.buffer as ArrayBuffer, tally);
+  assert.equal(moved === "refused", owned, `${mode}: refused iff owned`);
+  const fresh = new Canaries();
+  fresh.add(size, round);
+  readExactly(r, filler.byteLength);
+  assert.equal(await pending, size);
+  assert.ok(equalBytes(readExactly(r, size), snapshot), `round ${round}`);
+  tally.verified++;
+  collectGarbage();
+  fresh.check(`in round ${round}`);
+}
+
 const GROUPS = {
+  "ring-owned-read": ringOwnedRead,
+  "ring-staged-read": ringStagedRead,
+  "ring-owned-write": (m: Mode, c: Context) => ringWrite(m, c, true),
+  "ring-staged-write": (m: Mode, c: Context) => ringWrite(m, c, false),
   "owned-read": ownedRead,
   "staged-read": stagedRead,
   "staged-write": stagedWrite,
@@ -289,6 +381,7 @@ const GROUPS = {
 async function run(
   group: keyof typeof GROUPS,
   rounds: number,
+  fallback: boolean,
 ): Promise<Record<string, Tally>> {
   const longLived = new Canaries();
   for (let i = 0; i < 96; i++) longLived.add([16, 64, 4096, 65536][i % 4], i);
@@ -300,14 +393,19 @@ async function run(
     const ring = new RingCore({ entries: 8 });
     const [r, w] = pipeFds();
     const pool = new StagingPool();
+    const async: AsyncRing = fallback
+      ? new FallbackRing({ threads: 2 })
+      : new Ring({ entries: 8 });
     const tally = { rounds: 0, refused: 0, undelivered: 0, verified: 0 };
     try {
       for (let round = 0; round < rounds; round++) {
-        await GROUPS[group](mode, { ring, r, w, pool, round, tally });
+        await GROUPS[group](mode, { ring, async, r, w, pool, round, tally });
         tally.rounds++;
       }
       assert.equal(pool.stats().inUse, 0);
+      assert.equal(async.pending, 0);
     } finally {
+      await async.close();
       ring.close();
       closeFd(r);
       closeFd(w);
@@ -320,10 +418,16 @@ async function run(
 }
 
 if (import.meta.main) {
-  const [group, rounds] = process.argv.slice(2);
-  if (!(group in GROUPS)) throw new Error(`unknown group ${group}`);
+  const [name, rounds] = process.argv.slice(2);
+  const fallback = name.endsWith("-fallback");
+  const group = fallback ? name.slice(0, -"-fallback".length) : name;
+  if (!(group in GROUPS)) throw new Error(`unknown group ${name}`);
   assert.ok(collectGarbage(), "no forced GC: run with --expose-gc");
-  const result = await run(group as keyof typeof GROUPS, Number(rounds));
+  const result = await run(
+    group as keyof typeof GROUPS,
+    Number(rounds),
+    fallback,
+  );
   worker?.terminate();
   console.log(`result ${JSON.stringify(result)}`);
 }

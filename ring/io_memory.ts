@@ -1,0 +1,400 @@
+/**
+ * Where the kernel's memory for a read or write comes from (issue #14,
+ * docs/memory.md "Integration plan"). Both backends call {@linkcode
+ * RequestMemory.hold} when a request is taken (before anything is
+ * submitted) and {@linkcode finishIo} once the request's own completion
+ * has arrived (or its blocking call has returned), never earlier.
+ *
+ * - Library-owned buffers (`allocateBuffer`) go to the kernel directly:
+ *   `retainIo` counts the request, which keeps the memory alive whatever
+ *   the caller does with its views.
+ * - Every other buffer (a plain typed array, a DataView, a small on-heap
+ *   array, a SharedArrayBuffer view) is staged: the kernel reads or writes
+ *   a slice of the ring's {@linkcode StagingPool} (aligned, so O_DIRECT
+ *   works with any buffer). Writes copy the caller's bytes in now
+ *   (snapshot semantics); reads copy them out at completion, and reject
+ *   with a TypeError when the caller's buffer was detached, transferred or
+ *   shrunk meanwhile. The caller's memory never reaches the kernel, so
+ *   transferring it mid-flight cannot corrupt the heap.
+ * - O_DIRECT requests are checked against the file's direct-I/O alignment
+ *   (cached per fd) before submission; a kernel EINVAL on one is explained
+ *   with the same alignment.
+ *
+ * Fixed-buffer requests (readFixed/writeFixed) use registered memory only
+ * and are left as they are.
+ *
+ * @module
+ */
+import { cachedAddress } from "../ffi/mod.ts";
+import {
+  checkDirectIo,
+  describeAlignmentSource,
+  type DirectIoAlignment,
+  directIoAlignment,
+} from "../memory/alignment.ts";
+import { OwnedRegion, releaseIo, retainIo } from "../memory/owned.ts";
+import type { StagingPool, StagingSlice } from "../memory/staging.ts";
+import { AttrPiView } from "../structs/attr_pi.ts";
+import { IOVEC_SIZE, IovecView } from "../structs/iovec.ts";
+import { EINVAL } from "../structs/errno.ts";
+import { directIoHint, fdEpoch } from "../sys/fd.ts";
+import { UringError } from "./errors.ts";
+import type { PackedAttributes } from "./attributes.ts";
+import type { OpRequest } from "./ops.ts";
+
+/**
+ * The memory one request holds from prepare until its completion: the
+ * owned regions it retained, the staging slices it acquired, and where a
+ * read's staged bytes go.
+ *
+ * @example
+ * ```ts
+ * import { RequestMemory, finishIo } from "./io_memory.ts";
+ * import { OPS } from "./ops.ts";
+ * import { StagingPool } from "../memory/staging.ts";
+ * const memory = new RequestMemory(new StagingPool());
+ * const held = memory.hold(OPS.write.encode(1, new Uint8Array(4), -1), null);
+ * if (held) finishIo(held, 4, true); // after the completion
+ * ```
+ */
+export interface HeldMemory {
+  /** `sqe->addr` to submit instead of the request's own. */
+  readonly addr: number;
+  /** The staged iovec array (readv/writev), kept until the completion. */
+  readonly iovecs: Uint8Array | null;
+  /** Owned regions retained (zero-copy). */
+  readonly regions: readonly OwnedRegion[];
+  /** The data's staging slice, or null when zero-copy. */
+  readonly slice: StagingSlice | null;
+  /** The PI metadata's staging slice, or null. */
+  readonly metaSlice: StagingSlice | null;
+  /** The caller's PI metadata buffer (copied out after a read). */
+  readonly meta: Uint8Array | null;
+  /** The pool the slices came from. */
+  readonly pool: StagingPool;
+  /** The read's target views (copied out at completion), or null for a write. */
+  readonly targets: ArrayBufferView | readonly ArrayBufferView[] | null;
+  /** The targets' byte lengths at prepare time (readv). */
+  readonly lengths: readonly number[] | null;
+  /** The operation's name, for errors. */
+  readonly op: string;
+  /** The fd, for errors. */
+  readonly fd: number;
+  /** The direct-I/O alignment of an O_DIRECT fd, or null. */
+  readonly alignment: DirectIoAlignment | null;
+}
+
+/**
+ * What a request holds: a {@linkcode HeldMemory}, or for the commonest
+ * zero-copy case (one library-owned buffer, no attributes, not O_DIRECT)
+ * just its retained region, which saves an object per request.
+ *
+ * @example
+ * ```ts
+ * import type { Held } from "./io_memory.ts";
+ * const none: Held | null = null;
+ * ```
+ */
+export type Held = HeldMemory | OwnedRegion;
+
+/**
+ * `sqe->addr` and `sqe->len` for `req` as held: the staging slice (or the
+ * staged iovec) instead of the caller's memory.
+ *
+ * @example
+ * ```ts
+ * import { heldRequest } from "./io_memory.ts";
+ * import { OPS } from "./ops.ts";
+ * const req = OPS.read.encode(0, new Uint8Array(8), 0);
+ * heldRequest(req, null) === req; // true: nothing held, nothing changes
+ * ```
+ */
+export function heldRequest(req: OpRequest, held: Held | null): OpRequest {
+  if (held === null || held instanceof OwnedRegion) return req;
+  return { ...req, addr: held.addr, len: held.iovecs ? 1 : req.len };
+}
+
+/** Per-fd alignment cache entry, valid while the fd's epoch is unchanged. */
+interface CachedAlignment {
+  epoch: number;
+  alignment: DirectIoAlignment;
+}
+
+const alignments = new Map<number, CachedAlignment>();
+
+/**
+ * The direct-I/O alignment of O_DIRECT `fd`, asked once per fd and
+ * forgotten when the library opens or closes that fd number (like
+ * `directIoHint`).
+ *
+ * @example
+ * ```ts
+ * import { cachedDirectIoAlignment } from "./io_memory.ts";
+ * import { openFd } from "../sys/fd.ts";
+ * cachedDirectIoAlignment(openFd("/dev/null", 0)).offset > 0; // true
+ * ```
+ */
+export function cachedDirectIoAlignment(fd: number): DirectIoAlignment {
+  const epoch = fdEpoch(fd);
+  const hit = alignments.get(fd);
+  if (hit !== undefined && hit.epoch === epoch) return hit.alignment;
+  const alignment = directIoAlignment(fd);
+  alignments.set(fd, { epoch, alignment });
+  return alignment;
+}
+
+/** The regions of a staged request: none (shared, never written). */
+const NO_REGIONS: readonly OwnedRegion[] = Object.freeze([]);
+
+/** Page alignment for staged memory of a buffered fd. */
+const PAGE = 4096;
+
+/**
+ * Places the data of read/write requests: zero-copy for library-owned
+ * buffers, a staging slice of `pool` for all others.
+ *
+ * @example
+ * ```ts
+ * import { RequestMemory } from "./io_memory.ts";
+ * import { StagingPool } from "../memory/staging.ts";
+ * const memory = new RequestMemory(new StagingPool());
+ * memory.close();
+ * ```
+ */
+export class RequestMemory {
+  /** The staging pool of the ring. */
+  readonly pool: StagingPool;
+
+  /** Stages through `pool` (the ring's own). */
+  constructor(pool: StagingPool) {
+    this.pool = pool;
+  }
+
+  /**
+   * Takes the memory `req` needs (and checks an O_DIRECT request's
+   * alignment). Returns null for requests that touch no data buffer or
+   * use registered buffers. Undoes everything it took when it throws.
+   *
+   * @throws {RangeError} for an O_DIRECT request that is not aligned.
+   * @throws {TypeError} for a detached or released buffer.
+   */
+  hold(req: OpRequest, attrs: PackedAttributes | null): Held | null {
+    const data = req.data;
+    if (data === null || req.bufIndex >= 0 || !req.spec.attributes) {
+      return null;
+    }
+    const vectored = Array.isArray(data);
+    if (!vectored && attrs === null && !directIoHint(req.fd)) {
+      // The fast path: one owned buffer on a buffered fd.
+      const view = data as ArrayBufferView;
+      const region = retainIo(view);
+      return region !== null ? region : this.#stageOne(req, view);
+    }
+    return this.#hold(req, data, vectored, attrs);
+  }
+
+  /** One caller buffer on a buffered fd: one page-aligned slice. */
+  #stageOne(req: OpRequest, view: ArrayBufferView): HeldMemory {
+    const pool = this.pool;
+    const slice = pool.acquire(view.byteLength, PAGE);
+    const reads = req.spec.writesMemory;
+    if (!reads) {
+      try {
+        pool.copyIn(slice, view);
+      } catch (error) {
+        pool.release(slice);
+        throw error;
+      }
+    }
+    return {
+      addr: slice.address,
+      iovecs: null,
+      regions: NO_REGIONS,
+      slice,
+      metaSlice: null,
+      meta: null,
+      pool,
+      targets: reads ? view : null,
+      lengths: null,
+      op: req.spec.name,
+      fd: req.fd,
+      alignment: null,
+    };
+  }
+
+  #hold(
+    req: OpRequest,
+    data: ArrayBufferView | readonly ArrayBufferView[],
+    vectored: boolean,
+    attrs: PackedAttributes | null,
+  ): HeldMemory {
+    const views: readonly ArrayBufferView[] = vectored
+      ? data as readonly ArrayBufferView[]
+      : [data as ArrayBufferView];
+    const reads = req.spec.writesMemory;
+    const alignment = directIoHint(req.fd)
+      ? cachedDirectIoAlignment(req.fd)
+      : null;
+    const regions: OwnedRegion[] = [];
+    let slice: StagingSlice | null = null;
+    let metaSlice: StagingSlice | null = null;
+    try {
+      let total = 0;
+      let owned = true;
+      for (const view of views) {
+        total += view.byteLength;
+        const region = retainIo(view);
+        if (region === null) owned = false;
+        else regions.push(region);
+      }
+      if (!owned) {
+        // One caller buffer among them: stage them all, in one slice.
+        for (const region of regions) releaseIo(region);
+        regions.length = 0;
+      }
+      if (alignment !== null) {
+        const error = checkDirectIo(alignment, {
+          op: req.spec.name,
+          offset: req.off,
+          length: total,
+          address: owned && !vectored ? req.addr : undefined,
+        });
+        if (error !== null) throw error;
+      }
+      let addr = req.addr;
+      let iovecs: Uint8Array | null = null;
+      if (!owned) {
+        slice = this.pool.acquire(total, alignment?.memory ?? PAGE);
+        if (!reads) {
+          if (vectored) this.pool.copyInAll(slice, views);
+          else this.pool.copyIn(slice, views[0]);
+        }
+        if (vectored) {
+          // One iovec over the whole slice: fewer segments, and each is
+          // as aligned as the total for O_DIRECT.
+          iovecs = new Uint8Array(IOVEC_SIZE);
+          const iov = new IovecView(iovecs);
+          iov.base = slice.address;
+          iov.len = total;
+          addr = cachedAddress(iovecs);
+        } else {
+          addr = slice.address;
+        }
+      }
+      const meta = attrs?.pi?.meta ?? null;
+      let metaTarget: Uint8Array | null = null;
+      if (meta !== null) {
+        const region = retainIo(meta);
+        if (region !== null) {
+          regions.push(region);
+        } else {
+          metaSlice = this.pool.acquire(meta.byteLength, PAGE);
+          if (!reads) this.pool.copyIn(metaSlice, meta);
+          else metaTarget = meta;
+          // PI is the only attribute kind: its struct starts the compound
+          // buffer, whose addr field now points at the staged copy.
+          new AttrPiView(attrs!.buffer).addr = metaSlice.address;
+        }
+      }
+      return {
+        addr,
+        iovecs,
+        regions,
+        slice,
+        metaSlice,
+        meta: metaTarget,
+        pool: this.pool,
+        targets: reads && slice !== null ? data : null,
+        lengths: reads && vectored && slice !== null
+          ? views.map((v) => v.byteLength)
+          : null,
+        op: req.spec.name,
+        fd: req.fd,
+        alignment,
+      };
+    } catch (error) {
+      for (const region of regions) releaseIo(region);
+      if (slice !== null) this.pool.release(slice);
+      if (metaSlice !== null) this.pool.release(metaSlice);
+      throw error;
+    }
+  }
+
+  /** Closes the pool: slices still held keep their slabs until released. */
+  close(): void {
+    this.pool.close();
+  }
+}
+
+/**
+ * Ends what {@linkcode RequestMemory.hold} took, once the request's own
+ * completion (or blocking call) has returned `res`. With `deliver` (the
+ * promise is not settled yet), a read's staged bytes are copied to the
+ * caller. Returns the error the promise should reject with instead of
+ * `res` (a TypeError when the caller's buffer was detached mid-flight, an
+ * explained EINVAL on an O_DIRECT fd), or null. Releases everything
+ * whatever happens.
+ *
+ * @example
+ * ```ts
+ * import { finishIo, type Held } from "./io_memory.ts";
+ * declare const held: Held;
+ * const failure = finishIo(held, 4096, true); // null: delivered
+ * ```
+ */
+export function finishIo(
+  held: Held,
+  res: number,
+  deliver: boolean,
+): unknown {
+  if (held instanceof OwnedRegion) {
+    releaseIo(held);
+    return null;
+  }
+  let failure: unknown = null;
+  try {
+    if (deliver && res > 0 && held.targets !== null) {
+      const slice = held.slice!;
+      if (held.lengths !== null) {
+        held.pool.copyOutAll(
+          slice,
+          held.targets as readonly ArrayBufferView[],
+          held.lengths,
+          res,
+          held.op,
+        );
+      } else {
+        held.pool.copyOut(
+          slice,
+          held.targets as ArrayBufferView,
+          res,
+          held.op,
+        );
+      }
+    }
+    if (deliver && res >= 0 && held.meta !== null) {
+      held.pool.copyOut(held.metaSlice!, held.meta, held.meta.byteLength);
+    }
+    if (deliver && res === -EINVAL && held.alignment !== null) {
+      failure = directEinval(held, held.alignment);
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    for (const region of held.regions) releaseIo(region);
+    if (held.slice !== null) held.pool.release(held.slice);
+    if (held.metaSlice !== null) held.pool.release(held.metaSlice);
+  }
+  return failure;
+}
+
+/** The kernel's EINVAL on an O_DIRECT request, with the alignment it needs. */
+function directEinval(held: HeldMemory, a: DirectIoAlignment): UringError {
+  return new UringError(EINVAL, {
+    op: held.op,
+    fd: held.fd,
+    detail: `this fd is O_DIRECT: offset and length must be multiples of ` +
+      `${a.offset} and the buffer address of ${a.memory}, the direct-I/O ` +
+      `alignment (from ${describeAlignmentSource(a.source)})`,
+  });
+}
