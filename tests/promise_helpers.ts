@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import type { Ring } from "../raw.ts";
@@ -93,14 +93,9 @@ export interface ChildResult {
  * ```
  */
 export function runScript(source: string, timeoutMs = 30_000): ChildResult {
-  const modUrl = new URL("../raw.ts", import.meta.url).href;
-  const path = `${tempPath("/dev/shm", "child")}.ts`;
-  writeFileSync(path, source.replaceAll("__MOD__", modUrl));
+  const script = writeScript(source);
   try {
-    // deno-lint-ignore no-explicit-any
-    const isDeno = typeof (globalThis as any).Deno?.version === "object";
-    const args = isDeno ? ["run", "-A", path] : [path];
-    const result = spawnSync(process.execPath, args, {
+    const result = spawnSync(process.execPath, script.args, {
       encoding: "utf8",
       timeout: timeoutMs,
       env: { ...process.env, NO_COLOR: "1" },
@@ -112,8 +107,61 @@ export function runScript(source: string, timeoutMs = 30_000): ChildResult {
       stderr: result.stderr ?? "",
     };
   } finally {
-    rmSync(path, { force: true });
+    script.remove();
   }
+}
+
+/**
+ * Like {@linkcode runScript}, for several scripts at once: all start
+ * together and run side by side, so what the machine does meanwhile falls
+ * on each alike (a baseline process beside the one under test).
+ *
+ * @example
+ * ```ts
+ * import { runScriptsTogether } from "./promise_helpers.ts";
+ * const [a, b] = await runScriptsTogether(['console.log(1)', 'console.log(2)']);
+ * a.stdout; // "1\n"
+ * ```
+ */
+export function runScriptsTogether(
+  sources: readonly string[],
+  timeoutMs = 30_000,
+): Promise<ChildResult[]> {
+  return Promise.all(sources.map((source) => {
+    const script = writeScript(source);
+    return new Promise<ChildResult>((resolve) => {
+      const child = spawn(process.execPath, script.args, {
+        env: { ...process.env, NO_COLOR: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout!.setEncoding("utf8").on("data", (d) => stdout += d);
+      child.stderr!.setEncoding("utf8").on("data", (d) => stderr += d);
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.on("close", (status, signal) => {
+        clearTimeout(timer);
+        script.remove();
+        resolve({ status, signal, stdout, stderr });
+      });
+    });
+  }));
+}
+
+/**
+ * Writes `source` (`__MOD__` replaced by the URL of the project's `raw.ts`)
+ * to a temporary file; `args` run it with this runtime.
+ */
+function writeScript(source: string): { args: string[]; remove(): void } {
+  const modUrl = new URL("../raw.ts", import.meta.url).href;
+  const path = `${tempPath("/dev/shm", "child")}.ts`;
+  writeFileSync(path, source.replaceAll("__MOD__", modUrl));
+  // deno-lint-ignore no-explicit-any
+  const isDeno = typeof (globalThis as any).Deno?.version === "object";
+  return {
+    args: isDeno ? ["run", "-A", path] : [path],
+    remove: () => rmSync(path, { force: true }),
+  };
 }
 
 /** What {@linkcode startLatenessProbe} measured. */
