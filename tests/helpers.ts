@@ -27,6 +27,7 @@ import {
   RingCore,
   type RingOptions,
 } from "../mod.ts";
+import { probeKernel } from "../ring/probe.ts";
 
 let sequence = 0;
 
@@ -361,4 +362,25 @@ export function collectGarbage(): boolean {
     return true;
   }
   return false;
+}
+
+/**
+ * Why PI cannot travel through io_uring on this kernel (no
+ * IORING_FEAT_RW_ATTR, Linux 6.14+), or false when it can. Kernels before
+ * 6.14 ignore the attribute fields of a read or write, so tests of what the
+ * kernel does with them are skipped there, while the library's refusal is
+ * what gets tested instead.
+ *
+ * @example
+ * ```ts
+ * import { test } from "node:test";
+ * import { noRwAttrReason } from "./helpers.ts";
+ * test("PI on the kernel", { skip: noRwAttrReason() }, () => {});
+ * ```
+ */
+export function noRwAttrReason(): string | false {
+  const kernel = probeKernel();
+  return kernel.rwAttr
+    ? false
+    : `kernel ${kernel.release} lacks IORING_FEAT_RW_ATTR (added in Linux 6.14)`;
 }
