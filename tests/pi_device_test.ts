@@ -7,19 +7,29 @@
 // (partition tables) is never touched.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import process from "node:process";
-import { generatePi } from "../pi/mod.ts";
+import { generatePi, verifyPi } from "../pi/mod.ts";
 import { type DataOpOptions, Ring } from "../ring/ring.ts";
 import type { PiOptions } from "../ring/attributes.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
-import { probe, type TargetProfile } from "../ring/probe.ts";
+import {
+  probe,
+  releaseAtLeast,
+  sysfsFormat,
+  type TargetProfile,
+} from "../ring/probe.ts";
 import { closeFd, openFd } from "../sys/fd.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { O_DIRECT, O_RDWR } from "../structs/constants.ts";
+import { noRwAttrReason } from "./helpers.ts";
 
 const DEVICE = process.env.URING_PI_DEVICE;
+// Before Linux 6.14 the kernel cannot carry PI through io_uring (it ignores
+// the attribute fields): these tests are skipped there, and
+// pi_old_kernel_test.ts checks that the library refuses instead.
 const skip = DEVICE
-  ? undefined
+  ? noRwAttrReason() || undefined
   : "set URING_PI_DEVICE=/dev/nvmeXnY (a PI-formatted namespace) to run";
 if (skip) console.log(`pi_device_test.ts: skipped: ${skip}`);
 
@@ -27,12 +37,9 @@ if (skip) console.log(`pi_device_test.ts: skipped: ${skip}`);
 // failure, not a skip: the run was asked for.
 let target: TargetProfile | undefined;
 let profileProblem: string | undefined;
-if (DEVICE) {
+if (DEVICE && !skip) {
   const probed = probe(DEVICE);
-  if (!probed.kernel.rwAttr) {
-    profileProblem =
-      `kernel ${probed.kernel.release} lacks IORING_FEAT_RW_ATTR (Linux 6.14+)`;
-  } else if (!probed.target?.integrity) {
+  if (!probed.target?.integrity) {
     profileProblem = `${DEVICE} has no PI: ${probed.target?.reason}`;
   } else {
     target = probed.target;
@@ -41,13 +48,6 @@ if (DEVICE) {
         `Type ${target.piType}, ${target.interval} B intervals, ${target.metadataSize} B metadata`,
     );
   }
-}
-const type3Skip = skip ??
-  (target && target.refTagChecked
-    ? "the device checks reference tags (not PI Type 3)"
-    : undefined);
-if (DEVICE && type3Skip) {
-  console.log(`pi_device_test.ts: Type 3 refusal test skipped: ${type3Skip}`);
 }
 
 const GUARD = 1, REFTAG = 2, APPTAG = 4;
@@ -320,20 +320,95 @@ test("writeFixed and readFixed with PI", { skip }, async () => {
   }
 });
 
+/** Byte offsets of the app and ref tags inside a tuple (KERNEL.md). */
+function tagOffsets(t: TargetProfile): { app: number; ref: number } {
+  return t.tupleSize === 16 ? { app: 8, ref: 10 } : { app: 2, ref: 4 };
+}
+
+/** `request` must fail with an IntegrityError naming only `index`/`field`. */
+async function rejectsNaming(
+  request: Promise<number>,
+  index: number,
+  field: string,
+): Promise<void> {
+  await assert.rejects(request, (e: unknown) => {
+    assert.ok(e instanceof IntegrityError, String(e));
+    assert.equal(e.errno, 84);
+    assert.ok(e.intervals, String(e.undetermined));
+    assert.deepEqual(e.intervals.map((b) => [b.index, b.field]), [[
+      index,
+      field,
+    ]]);
+    assert.match(e.message, new RegExp(`interval ${index} .*${field}`));
+    return true;
+  });
+}
+
+/**
+ * Writes a region with good tuples, then the same region with new data whose
+ * interval 3 has `corrupt` applied to its tuple: the device must refuse it
+ * (IntegrityError naming interval 3 and `field`) and keep the first data.
+ */
+async function corruptedWrite(
+  field: "guard" | "appTag" | "refTag",
+  corrupt: (t: TargetProfile, tuple: Uint8Array) => void,
+): Promise<void> {
+  const t = profile();
+  const { offset, length, seed } = region(t);
+  const fd = openDevice();
+  try {
+    await using ring = new Ring();
+    const check = allChecks(t);
+    const before = randomData(length);
+    const pi = (meta: Uint8Array) => withPi({ meta, check, appTag: 7, seed });
+    await ring.write(fd, before, offset, pi(tuples(t, before, offset, 7)));
+    const data = randomData(length);
+    const meta = tuples(t, data, offset, 7);
+    const at = 3 * t.metadataSize + t.piOffset;
+    corrupt(t, meta.subarray(at, at + t.tupleSize));
+    await rejectsNaming(ring.write(fd, data, offset, pi(meta)), 3, field);
+    const back = alignedBuffer(length);
+    const backMeta = new Uint8Array(meta.byteLength);
+    await ring.read(fd, back, offset, pi(backMeta));
+    assert.deepEqual(back, before, "the refused write changed the device");
+    assert.deepEqual(backMeta, tuples(t, before, offset, 7));
+  } finally {
+    closeFd(fd);
+  }
+}
+
 test(
-  "Type 3: a REFTAG check is refused before submission",
-  { skip: type3Skip },
+  "write with a corrupted app tag and APPTAG → IntegrityError naming the interval and appTag; disk unchanged",
+  { skip },
+  () =>
+    corruptedWrite("appTag", (t, tuple) => {
+      tuple[tagOffsets(t).app + 1] ^= 0x40;
+    }),
+);
+
+test(
+  "write with a corrupted ref tag: Type 1 → IntegrityError naming the interval and refTag, disk unchanged; " +
+    "Type 3 → REFTAG refused before submission, the tag stored unchecked without it",
+  { skip },
   async () => {
     const t = profile();
-    const { offset, length, seed } = region(t);
+    const corruptRef = (tuple: Uint8Array) => {
+      tuple[tagOffsets(t).ref + 1] ^= 0x10;
+    };
+    if (t.refTagChecked) {
+      return await corruptedWrite("refTag", (_, tuple) => corruptRef(tuple));
+    }
+    // Type 3: the ref tag bytes belong to the application.
+    const { offset, length, metaLength, seed } = region(t);
     const fd = openDevice();
     try {
       await using ring = new Ring();
       const data = randomData(length);
       const meta = tuples(t, data, offset, 1);
-      await assert.rejects(
-        async () =>
-          await ring.write(
+      corruptRef(meta.subarray(t.piOffset, t.piOffset + t.tupleSize));
+      assert.throws(
+        () =>
+          ring.write(
             fd,
             data,
             offset,
@@ -341,8 +416,153 @@ test(
           ),
         /Type 3.*REFTAG/,
       );
+      assert.equal(ring.pending, 0, "the refused write reached the ring");
+      const check = GUARD | APPTAG;
+      assert.equal(
+        await ring.write(fd, data, offset, withPi({ meta, check, appTag: 1 })),
+        length,
+      );
+      const back = alignedBuffer(length);
+      const backMeta = new Uint8Array(metaLength);
+      await ring.read(
+        fd,
+        back,
+        offset,
+        withPi({ meta: backMeta, check, appTag: 1 }),
+      );
+      assert.deepEqual(back, data);
+      assert.deepEqual(backMeta, meta, "Type 3 keeps the ref tag as written");
     } finally {
       closeFd(fd);
+    }
+  },
+);
+
+test(
+  "a region written without PI reads back with the kernel's tuples (app tag 0); APPTAG 0x1234 → IntegrityError",
+  { skip },
+  async () => {
+    const t = profile();
+    const { offset, length, metaLength, seed } = region(t);
+    const fd = openDevice();
+    try {
+      await using ring = new Ring();
+      const data = randomData(length);
+      assert.equal(await ring.write(fd, data, offset), length);
+      const check = GUARD | (t.refTagChecked ? REFTAG : 0);
+      const back = alignedBuffer(length);
+      const meta = new Uint8Array(metaLength);
+      await ring.read(fd, back, offset, withPi({ meta, check, seed }));
+      assert.deepEqual(back, data);
+      // The kernel generated these on the plain write: good guards and ref
+      // tags (Type 1), app tag 0.
+      const verified = verifyPi(back, meta, {
+        ...piFormatOf(t, offset),
+        appTag: 0,
+        check: { guard: true, appTag: true, refTag: t.refTagChecked },
+      });
+      assert.deepEqual(verified.bad, []);
+      await assert.rejects(
+        ring.read(
+          fd,
+          alignedBuffer(length),
+          offset,
+          withPi({
+            meta: new Uint8Array(metaLength),
+            check: check | APPTAG,
+            appTag: 0x1234,
+            seed,
+          }),
+        ),
+        (e: unknown) => {
+          assert.ok(e instanceof IntegrityError, String(e));
+          assert.ok(e.intervals, String(e.undetermined));
+          assert.equal(e.intervals.length, length / t.interval);
+          assert.deepEqual(
+            [
+              e.intervals[0].field,
+              e.intervals[0].expected,
+              e.intervals[0].actual,
+            ],
+            ["appTag", 0x1234, 0],
+          );
+          return true;
+        },
+      );
+    } finally {
+      closeFd(fd);
+    }
+  },
+);
+
+// Only a freshly created namespace (the VM runner's) is known to hold
+// never-written blocks; on a real drive they may hold anything.
+const freshSkip = skip ??
+  (process.env.VM_GUEST === "1"
+    ? undefined
+    : "needs a namespace known never to have been written (VM_GUEST=1)");
+
+test(
+  "a never-written region reads back with all-ones tuples, which disable every check",
+  { skip: freshSkip },
+  async () => {
+    const t = profile();
+    const { offset, length, metaLength, seed } = region(t);
+    const fd = openDevice();
+    try {
+      await using ring = new Ring();
+      const back = alignedBuffer(length).fill(0xee);
+      const meta = new Uint8Array(metaLength);
+      const read = await ring.read(
+        fd,
+        back,
+        offset,
+        withPi({ meta, check: allChecks(t), appTag: 0x1234, seed }),
+      );
+      assert.equal(read, length);
+      assert.ok(back.every((b) => b === 0), "never-written data reads as 0");
+      assert.ok(meta.every((b) => b === 0xff), "never-written PI is all ones");
+    } finally {
+      closeFd(fd);
+    }
+  },
+);
+
+test(
+  "probe names the device's format through FS_IOC_GETLBMD_CAP (Linux 6.17+), as sysfs does",
+  { skip },
+  () => {
+    const { kernel, target: t } = probe(DEVICE);
+    assert.ok(t?.integrity, String(t?.reason));
+    assert.equal(
+      t.source,
+      releaseAtLeast(kernel.release, 6, 17) ? "ioctl" : "sysfs",
+    );
+    const sys = `/sys/block/${t.device!.replace("/dev/", "")}/integrity`;
+    const named = sysfsFormat(
+      readFileSync(`${sys}/format`, "utf8").trim(),
+      Number(readFileSync(`${sys}/protection_interval_bytes`, "utf8")),
+    );
+    assert.ok(named, "sysfs names a format this library knows");
+    for (
+      const key of [
+        "guard",
+        "tupleSize",
+        "interval",
+        "piType",
+        "refTagChecked",
+      ] as const
+    ) {
+      assert.equal(t[key], named[key], key);
+    }
+    // In the VM runner's guest the namespace was made from these knobs.
+    const env = process.env;
+    if (env.VM_GUEST === "1" && env.VM_PI) {
+      assert.equal(t.piType, Number(env.VM_PI) === 3 ? 3 : 1);
+      assert.equal(t.tupleSize, env.VM_PIF === "2" ? 16 : 8);
+      assert.equal(t.metadataSize, Number(env.VM_MS));
+      assert.equal(t.logicalBlockSize, Number(env.VM_LBS));
+      assert.equal(t.interval, Number(env.VM_LBS));
     }
   },
 );
