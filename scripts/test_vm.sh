@@ -54,14 +54,9 @@ suite_files() {
 ALL=$(suite_files $NOT_IN_VM)
 MOST=$(suite_files $NOT_IN_VM $KERNEL_FREE)
 
-# name | runtime | runner environment | files. Longest first, so that two
-# lanes finish close together.
-CONFIGS=(
-  "6.12 all files|deno|VM_KERNEL=6.12|$ALL"
-  "6.1 all files|bun|VM_KERNEL=6.1|$ALL"
-  "6.12 kernel-facing files|bun|VM_KERNEL=6.12|$MOST"
-  "6.1 kernel-facing files|deno|VM_KERNEL=6.1|$MOST"
-)
+# name | runtime | runner environment | files. The short PI runs first
+# (early news of a broken device test), then the long ones in pairs.
+CONFIGS=()
 for format in \
   "t1-crc16-512|VM_PI=1 VM_PIF=0 VM_MS=8 VM_LBS=512" \
   "t1-crc16-4096|VM_PI=1 VM_PIF=0 VM_MS=8 VM_LBS=4096" \
@@ -73,6 +68,12 @@ for format in \
     CONFIGS+=("7.2 ${format%%|*} $runtime|$runtime|VM_KERNEL=7.2 ${format#*|}|$PI_FILES")
   done
 done
+CONFIGS+=(
+  "6.12 all files|deno|VM_KERNEL=6.12|$ALL"
+  "6.1 all files|bun|VM_KERNEL=6.1|$ALL"
+  "6.12 kernel-facing files|bun|VM_KERNEL=6.12|$MOST"
+  "6.1 kernel-facing files|deno|VM_KERNEL=6.1|$MOST"
+)
 
 runs=()
 for config in "${CONFIGS[@]}"; do

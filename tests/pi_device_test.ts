@@ -75,9 +75,11 @@ function region(t: TargetProfile, intervals = 8) {
   const lbs = t.logicalBlockSize || t.interval;
   const offset = 2048 * lbs + nextRegion;
   nextRegion += Math.max(length, 1 << 20);
-  // The seed is in 512-byte sectors, like the kernel's bi_sector; NVMe
-  // derives ref tags from the LBA anyway (KERNEL.md).
-  const seed = BigInt(offset / 512);
+  // The seed is the first interval's ref tag as the application numbers it:
+  // the kernel maps tags equal to seed + i to the LBA on the way to the
+  // device and back on reads, so seed = LBA keeps the tags the LBA's in
+  // both directions (with 4 KiB LBAs, 512-byte sectors would not).
+  const seed = BigInt(offset / t.interval);
   const metaLength = intervals * t.metadataSize;
   return { offset, length, metaLength, seed };
 }

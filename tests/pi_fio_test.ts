@@ -94,7 +94,7 @@ test(
       await using ring = new Ring();
       const data = alignedBuffer(SIZE);
       const meta = new Uint8Array((SIZE / t.interval) * t.metadataSize);
-      const seed = BigInt(offset / 512);
+      const seed = BigInt(offset / t.interval);
       const check = checksOf(t);
       const pi = { meta, check, appTag: 0x1234, seed };
       assert.equal(await ring.read(fd, data, offset, { pi }), SIZE);
@@ -138,7 +138,7 @@ test(
         meta,
         check: checksOf(t),
         appTag: 0x4321,
-        seed: BigInt(offset / 512),
+        seed: BigInt(offset / t.interval),
       };
       assert.equal(await ring.write(fd, data, offset, { pi }), SIZE);
     } finally {
