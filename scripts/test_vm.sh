@@ -125,7 +125,8 @@ done | tr ' ' '\n' | sort -u) || check_failed=1
 # corrupts its SQLite files over 9p.
 guest_command() {
   local runtime=$1 files=$2 common
-  common='URING_PI_DEVICE=/dev/nvme0n1 URING_FIO="$VM_DIR/tools/fio"'
+  # URING_TIME_SCALE: TCG is several times slower than the host (tests/helpers.ts).
+  common='URING_PI_DEVICE=/dev/nvme0n1 URING_FIO="$VM_DIR/tools/fio" URING_TIME_SCALE=4'
   if [ "$runtime" = deno ]; then
     echo "$common node_modules/.bin/deno test -A --no-check --v8-flags=--expose-gc $files"
   else

@@ -384,3 +384,20 @@ export function noRwAttrReason(): string | false {
     ? false
     : `kernel ${kernel.release} lacks IORING_FEAT_RW_ATTR (added in Linux 6.14)`;
 }
+
+/**
+ * How much slower than a native CPU this run may be, from
+ * `URING_TIME_SCALE` (default 1): scripts/test_vm.sh sets it in emulated
+ * guests (TCG runs several times slower). Multiplies the bounds of tests
+ * that check something happens promptly, so they still catch a hang there.
+ *
+ * @example
+ * ```ts
+ * import { TIME_SCALE } from "./helpers.ts";
+ * const bound = 5000 * TIME_SCALE; // ms
+ * ```
+ */
+export const TIME_SCALE: number = Math.max(
+  1,
+  Number(process.env.URING_TIME_SCALE) || 1,
+);
