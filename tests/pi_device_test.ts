@@ -520,3 +520,49 @@ test(
     }
   },
 );
+
+test(
+  "a read's ref tags come back numbered from its seed: the kernel maps seed + i to the LBA and back",
+  { skip },
+  async () => {
+    const t = profile();
+    const { offset, length, metaLength, seed } = region(t);
+    const fd = openDevice();
+    try {
+      await using ring = new Ring();
+      const data = randomData(length);
+      const meta = tuples(t, data, offset, 3);
+      const check = allChecks(t);
+      await ring.write(
+        fd,
+        data,
+        offset,
+        withPi({ meta, check, appTag: 3, seed }),
+      );
+      const refOf = (m: Uint8Array, i: number) => {
+        const at = i * t.metadataSize + t.piOffset + tagOffsets(t).ref;
+        const view = new DataView(m.buffer, m.byteOffset);
+        return t.tupleSize === 16
+          ? view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2)
+          : view.getUint32(at);
+      };
+      for (const readSeed of [seed, 0n, 77n]) {
+        const back = new Uint8Array(metaLength);
+        await ring.read(
+          fd,
+          alignedBuffer(length),
+          offset,
+          withPi({ meta: back, check, appTag: 3, seed: readSeed }),
+        );
+        const first = t.refTagChecked ? Number(readSeed) : refOf(meta, 0);
+        for (let i = 0; i < length / t.interval; i++) {
+          // Type 3 tags are the application's and are never remapped.
+          const want = t.refTagChecked ? first + i : refOf(meta, i);
+          assert.equal(refOf(back, i), want, `seed ${readSeed}, interval ${i}`);
+        }
+      }
+    } finally {
+      closeFd(fd);
+    }
+  },
+);
