@@ -284,6 +284,9 @@ test(
 const noTmpfsDirect = releaseAtLeast(kernelRelease(), 6, 6)
   ? false
   : `O_DIRECT opens on tmpfs need Linux 6.6 (this is ${kernelRelease()})`;
+if (noTmpfsDirect) {
+  console.log(`attr_kernel_test.ts: targetOfFd test skipped: ${noTmpfsDirect}`);
+}
 
 test(
   "targetOfFd: the fd's profile, cached per device, refuses PI on tmpfs before submitting",

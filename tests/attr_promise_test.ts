@@ -21,6 +21,9 @@ const directDir = directIoDir();
 // Before Linux 6.14 the library refuses every PI request for the kernel's
 // sake, before it looks at the file: that refusal is what is checked there.
 const noRwAttr = noRwAttrReason();
+if (noRwAttr) {
+  console.log(`attr_promise_test.ts: prepWrite test skipped: ${noRwAttr}`);
+}
 
 /** The refusal a PI request on a file without integrity must meet here. */
 function refusedFor(reason: RegExp): (e: unknown) => boolean {
