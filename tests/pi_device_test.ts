@@ -107,17 +107,36 @@ function openDevice(): number {
   return openFd(DEVICE!, O_RDWR | O_DIRECT);
 }
 
+/**
+ * Runs `body` with the device's profile, a fresh region, the device open
+ * for O_DIRECT and a ring; closes both whatever happens.
+ */
+async function onDevice(
+  body: (
+    t: TargetProfile,
+    r: ReturnType<typeof region>,
+    fd: number,
+    ring: Ring,
+  ) => Promise<void>,
+): Promise<void> {
+  const t = profile();
+  const r = region(t);
+  const fd = openDevice();
+  try {
+    await using ring = new Ring();
+    await body(t, r, fd, ring);
+  } finally {
+    closeFd(fd);
+  }
+}
+
 test(
   "PI write with generated tuples and every allowed check, read back data and metadata",
   {
     skip,
   },
   async () => {
-    const t = profile();
-    const { offset, length, seed } = region(t);
-    const fd = openDevice();
-    try {
-      await using ring = new Ring();
+    await onDevice(async (t, { offset, length, seed }, fd, ring) => {
       const data = randomData(length);
       const meta = tuples(t, data, offset, 0x5a5a);
       const check = allChecks(t);
@@ -139,9 +158,7 @@ test(
       assert.equal(read, length);
       assert.deepEqual(back, data);
       assert.deepEqual(backMeta, meta);
-    } finally {
-      closeFd(fd);
-    }
+    });
   },
 );
 
@@ -151,11 +168,7 @@ test(
     skip,
   },
   async () => {
-    const t = profile();
-    const { offset, length, seed } = region(t);
-    const fd = openDevice();
-    try {
-      await using ring = new Ring();
+    await onDevice(async (t, { offset, length, seed }, fd, ring) => {
       const data = randomData(length);
       const meta = tuples(t, data, offset, 0x1111);
       await ring.write(
@@ -187,9 +200,7 @@ test(
         assert.match(e.message, /interval 0 .*appTag/);
         return true;
       });
-    } finally {
-      closeFd(fd);
-    }
+    });
   },
 );
 
@@ -200,11 +211,7 @@ test(
 );
 
 test("writev and readv with PI", { skip }, async () => {
-  const t = profile();
-  const { offset, length, seed } = region(t);
-  const fd = openDevice();
-  try {
-    await using ring = new Ring();
+  await onDevice(async (t, { offset, length, seed }, fd, ring) => {
     const data = randomData(length);
     const meta = tuples(t, data, offset, 0x77);
     const check = allChecks(t);
@@ -228,17 +235,11 @@ test("writev and readv with PI", { skip }, async () => {
     assert.deepEqual(parts[0], data.subarray(0, half));
     assert.deepEqual(parts[1], data.subarray(half));
     assert.deepEqual(backMeta, meta);
-  } finally {
-    closeFd(fd);
-  }
+  });
 });
 
 test("writeFixed and readFixed with PI", { skip }, async () => {
-  const t = profile();
-  const { offset, length, seed } = region(t);
-  const fd = openDevice();
-  try {
-    await using ring = new Ring();
+  await onDevice(async (t, { offset, length, seed }, fd, ring) => {
     const pool = alignedBuffer(2 * length);
     ring.registerBuffers([pool]);
     const out = pool.subarray(0, length);
@@ -269,9 +270,7 @@ test("writeFixed and readFixed with PI", { skip }, async () => {
     );
     assert.deepEqual(back, out);
     assert.deepEqual(backMeta, meta);
-  } finally {
-    closeFd(fd);
-  }
+  });
 });
 
 /** Byte offsets of the app and ref tags inside a tuple (KERNEL.md). */
@@ -307,11 +306,7 @@ async function corruptedWrite(
   field: "guard" | "appTag" | "refTag",
   corrupt: (t: TargetProfile, tuple: Uint8Array) => void,
 ): Promise<void> {
-  const t = profile();
-  const { offset, length, seed } = region(t);
-  const fd = openDevice();
-  try {
-    await using ring = new Ring();
+  await onDevice(async (t, { offset, length, seed }, fd, ring) => {
     const check = allChecks(t);
     const before = randomData(length);
     const pi = (meta: Uint8Array) => withPi({ meta, check, appTag: 7, seed });
@@ -326,9 +321,7 @@ async function corruptedWrite(
     await ring.read(fd, back, offset, pi(backMeta));
     assert.deepEqual(back, before, "the refused write changed the device");
     assert.deepEqual(backMeta, tuples(t, before, offset, 7));
-  } finally {
-    closeFd(fd);
-  }
+  });
 }
 
 test(
@@ -396,56 +389,52 @@ test(
   "a region written without PI reads back with the kernel's tuples (app tag 0); APPTAG 0x1234 → IntegrityError",
   { skip },
   async () => {
-    const t = profile();
-    const { offset, length, metaLength, seed } = region(t);
-    const fd = openDevice();
-    try {
-      await using ring = new Ring();
-      const data = randomData(length);
-      assert.equal(await ring.write(fd, data, offset), length);
-      const check = GUARD | (t.refTagChecked ? REFTAG : 0);
-      const back = alignedBuffer(length);
-      const meta = new Uint8Array(metaLength);
-      await ring.read(fd, back, offset, withPi({ meta, check, seed }));
-      assert.deepEqual(back, data);
-      // The kernel generated these on the plain write: good guards and ref
-      // tags (Type 1), app tag 0.
-      const verified = verifyPi(back, meta, {
-        ...piFormatOf(t, offset),
-        appTag: 0,
-        check: { guard: true, appTag: true, refTag: t.refTagChecked },
-      });
-      assert.deepEqual(verified.bad, []);
-      await assert.rejects(
-        ring.read(
-          fd,
-          alignedBuffer(length),
-          offset,
-          withPi({
-            meta: new Uint8Array(metaLength),
-            check: check | APPTAG,
-            appTag: 0x1234,
-            seed,
-          }),
-        ),
-        (e: unknown) => {
-          assert.ok(e instanceof IntegrityError, String(e));
-          assert.ok(e.intervals, String(e.undetermined));
-          assert.equal(e.intervals.length, length / t.interval);
-          assert.deepEqual(
-            [
-              e.intervals[0].field,
-              e.intervals[0].expected,
-              e.intervals[0].actual,
-            ],
-            ["appTag", 0x1234, 0],
-          );
-          return true;
-        },
-      );
-    } finally {
-      closeFd(fd);
-    }
+    await onDevice(
+      async (t, { offset, length, metaLength, seed }, fd, ring) => {
+        const data = randomData(length);
+        assert.equal(await ring.write(fd, data, offset), length);
+        const check = GUARD | (t.refTagChecked ? REFTAG : 0);
+        const back = alignedBuffer(length);
+        const meta = new Uint8Array(metaLength);
+        await ring.read(fd, back, offset, withPi({ meta, check, seed }));
+        assert.deepEqual(back, data);
+        // The kernel generated these on the plain write: good guards and ref
+        // tags (Type 1), app tag 0.
+        const verified = verifyPi(back, meta, {
+          ...piFormatOf(t, offset),
+          appTag: 0,
+          check: { guard: true, appTag: true, refTag: t.refTagChecked },
+        });
+        assert.deepEqual(verified.bad, []);
+        await assert.rejects(
+          ring.read(
+            fd,
+            alignedBuffer(length),
+            offset,
+            withPi({
+              meta: new Uint8Array(metaLength),
+              check: check | APPTAG,
+              appTag: 0x1234,
+              seed,
+            }),
+          ),
+          (e: unknown) => {
+            assert.ok(e instanceof IntegrityError, String(e));
+            assert.ok(e.intervals, String(e.undetermined));
+            assert.equal(e.intervals.length, length / t.interval);
+            assert.deepEqual(
+              [
+                e.intervals[0].field,
+                e.intervals[0].expected,
+                e.intervals[0].actual,
+              ],
+              ["appTag", 0x1234, 0],
+            );
+            return true;
+          },
+        );
+      },
+    );
   },
 );
 
@@ -460,25 +449,24 @@ test(
   "a never-written region reads back with all-ones tuples, which disable every check",
   { skip: freshSkip },
   async () => {
-    const t = profile();
-    const { offset, length, metaLength, seed } = region(t);
-    const fd = openDevice();
-    try {
-      await using ring = new Ring();
-      const back = alignedBuffer(length).fill(0xee);
-      const meta = new Uint8Array(metaLength);
-      const read = await ring.read(
-        fd,
-        back,
-        offset,
-        withPi({ meta, check: allChecks(t), appTag: 0x1234, seed }),
-      );
-      assert.equal(read, length);
-      assert.ok(back.every((b) => b === 0), "never-written data reads as 0");
-      assert.ok(meta.every((b) => b === 0xff), "never-written PI is all ones");
-    } finally {
-      closeFd(fd);
-    }
+    await onDevice(
+      async (t, { offset, length, metaLength, seed }, fd, ring) => {
+        const back = alignedBuffer(length).fill(0xee);
+        const meta = new Uint8Array(metaLength);
+        const read = await ring.read(
+          fd,
+          back,
+          offset,
+          withPi({ meta, check: allChecks(t), appTag: 0x1234, seed }),
+        );
+        assert.equal(read, length);
+        assert.ok(back.every((b) => b === 0), "never-written data reads as 0");
+        assert.ok(
+          meta.every((b) => b === 0xff),
+          "never-written PI is all ones",
+        );
+      },
+    );
   },
 );
 
@@ -525,44 +513,44 @@ test(
   "a read's ref tags come back numbered from its seed: the kernel maps seed + i to the LBA and back",
   { skip },
   async () => {
-    const t = profile();
-    const { offset, length, metaLength, seed } = region(t);
-    const fd = openDevice();
-    try {
-      await using ring = new Ring();
-      const data = randomData(length);
-      const meta = tuples(t, data, offset, 3);
-      const check = allChecks(t);
-      await ring.write(
-        fd,
-        data,
-        offset,
-        withPi({ meta, check, appTag: 3, seed }),
-      );
-      const refOf = (m: Uint8Array, i: number) => {
-        const at = i * t.metadataSize + t.piOffset + tagOffsets(t).ref;
-        const view = new DataView(m.buffer, m.byteOffset);
-        return t.tupleSize === 16
-          ? view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2)
-          : view.getUint32(at);
-      };
-      for (const readSeed of [seed, 0n, 77n]) {
-        const back = new Uint8Array(metaLength);
-        await ring.read(
+    await onDevice(
+      async (t, { offset, length, metaLength, seed }, fd, ring) => {
+        const data = randomData(length);
+        const meta = tuples(t, data, offset, 3);
+        const check = allChecks(t);
+        await ring.write(
           fd,
-          alignedBuffer(length),
+          data,
           offset,
-          withPi({ meta: back, check, appTag: 3, seed: readSeed }),
+          withPi({ meta, check, appTag: 3, seed }),
         );
-        const first = t.refTagChecked ? Number(readSeed) : refOf(meta, 0);
-        for (let i = 0; i < length / t.interval; i++) {
-          // Type 3 tags are the application's and are never remapped.
-          const want = t.refTagChecked ? first + i : refOf(meta, i);
-          assert.equal(refOf(back, i), want, `seed ${readSeed}, interval ${i}`);
+        const refOf = (m: Uint8Array, i: number) => {
+          const at = i * t.metadataSize + t.piOffset + tagOffsets(t).ref;
+          const view = new DataView(m.buffer, m.byteOffset);
+          return t.tupleSize === 16
+            ? view.getUint16(at) * 2 ** 32 + view.getUint32(at + 2)
+            : view.getUint32(at);
+        };
+        for (const readSeed of [seed, 0n, 77n]) {
+          const back = new Uint8Array(metaLength);
+          await ring.read(
+            fd,
+            alignedBuffer(length),
+            offset,
+            withPi({ meta: back, check, appTag: 3, seed: readSeed }),
+          );
+          const first = t.refTagChecked ? Number(readSeed) : refOf(meta, 0);
+          for (let i = 0; i < length / t.interval; i++) {
+            // Type 3 tags are the application's and are never remapped.
+            const want = t.refTagChecked ? first + i : refOf(meta, i);
+            assert.equal(
+              refOf(back, i),
+              want,
+              `seed ${readSeed}, interval ${i}`,
+            );
+          }
         }
-      }
-    } finally {
-      closeFd(fd);
-    }
+      },
+    );
   },
 );
