@@ -1,7 +1,9 @@
 # Two commands do everything on a fresh Debian machine:
 #   make demo   set up, then show what uring does (probe, PI sidecars, bench)
 #   make test   set up, then run every test on Deno and on Bun
-.PHONY: setup demo test bench check
+#   make test-vm  the suite in emulated machines (PI devices, older kernels):
+#               URING_VM_RUNNER=../shared/vm/run-guest.sh make test-vm
+.PHONY: setup demo test test-vm bench check
 
 setup:
 	@bash scripts/setup.sh
@@ -11,6 +13,9 @@ demo: setup
 
 test:
 	@bash scripts/test.sh
+
+test-vm:
+	@bash scripts/test_vm.sh
 
 bench: setup
 	@bash bench/run.sh

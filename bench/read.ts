@@ -27,6 +27,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { drive } from "./drive.ts";
 import {
   alignedBuffer,
   O_DIRECT,
@@ -36,7 +37,7 @@ import {
   runtimeName,
 } from "../raw.ts";
 
-const BLOCK = 4096;
+import { BLOCK } from "./drive.ts";
 
 /** What one worker run measured. */
 interface RunResult {
@@ -58,45 +59,6 @@ interface RunResult {
 function argValue(args: string[], name: string): string | undefined {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : undefined;
-}
-
-/** xorshift32: cheap per-loop random block numbers. */
-function randomBlocks(seed: number, blocks: number): () => number {
-  let x = seed | 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return ((x >>> 0) % blocks) * BLOCK;
-  };
-}
-
-/**
- * Runs `depth` loops that each await one read at a time until `ms` have
- * passed after a short warm-up; returns reads per second.
- */
-async function drive(
-  depth: number,
-  ms: number,
-  blocks: number,
-  readAt: (loop: number, offset: number) => Promise<unknown>,
-): Promise<number> {
-  const warmup = Math.min(300, ms / 4);
-  const start = performance.now();
-  const measureFrom = start + warmup;
-  const end = measureFrom + ms;
-  let counted = 0;
-  const loop = async (index: number) => {
-    const next = randomBlocks(0x9e3779b9 ^ (index * 7919 + 1), blocks);
-    for (;;) {
-      await readAt(index, next());
-      const now = performance.now();
-      if (now >= end) return;
-      if (now >= measureFrom) counted++;
-    }
-  };
-  await Promise.all(Array.from({ length: depth }, (_, i) => loop(i)));
-  return counted / (ms / 1000);
 }
 
 function lagProbe(): () => { p99: number; max: number } {

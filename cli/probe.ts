@@ -51,7 +51,10 @@ function namingDirectories(result: ProbeResult, path: string): ProbeResult {
   };
 }
 
-function targetFields(t: TargetProfile): [string, string][] {
+function targetFields(
+  t: TargetProfile,
+  k: ProbeResult["kernel"],
+): [string, string][] {
   const fields: [string, string][] = [
     ["kind", t.kind],
     ["block device", t.device ?? "none"],
@@ -78,6 +81,15 @@ function targetFields(t: TargetProfile): [string, string][] {
       t.refTagChecked ? "checked by the device" : "not checked (Type 3)",
     ],
   );
+  if (!k.rwAttr) {
+    // The device checks PI the kernel generates, but the application's own
+    // tuples cannot reach it: say so next to the "yes" above.
+    fields.push([
+      "PI through io_uring",
+      `no: kernel ${k.release} cannot carry PI through io_uring (IORING_FEAT_RW_ATTR, Linux 6.14+); ` +
+      "the kernel generates and checks the tuples itself",
+    ]);
+  }
   return fields;
 }
 
@@ -113,7 +125,7 @@ export function formatProbe(result: ProbeResult): string {
   ];
   if (result.target) {
     out.push(`\n${result.target.path}\n`);
-    out.push(formatFields(targetFields(result.target), "  "));
+    out.push(formatFields(targetFields(result.target, k), "  "));
   }
   return out.join("");
 }

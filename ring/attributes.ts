@@ -153,7 +153,12 @@ export interface PiOptions {
   readonly check?: PiChecks | number;
   /** Application tag (u16) the device compares with APPTAG. Default 0. */
   readonly appTag?: number;
-  /** Initial reference tag (u64) for remapping layers. Default 0. */
+  /**
+   * Reference tag of the first interval as the tuples number it (u64),
+   * usually the LBA (`offset / interval`). Default 0. The kernel maps ref
+   * tags equal to `seed + i` to the device's LBA on writes and back on
+   * reads, so a read returns tags numbered from its seed.
+   */
   readonly seed?: bigint | number;
 }
 

@@ -2,19 +2,26 @@
 # Idempotent setup: the system libraries uring loads with dlopen, the tools
 # the benchmarks compare against, and the npm dev packages (which bring the
 # deno and bun binaries). Safe to run again; does nothing when all is there.
+# `setup.sh vm` installs what the bundled guest runner needs instead (QEMU
+# and mkfs.ext4, for scripts/test_vm.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-have_lib() { ldconfig -p | grep -q "$1"; }
-have_lib 'liburing\.so\.2 ' || need+=(liburing2)
-have_lib 'libisal\.so\.2 ' || need+=(libisal2)
-# Benchmarks compile a small C liburing/ISA-L program and run fio beside uring.
-[ -e /usr/include/liburing.h ] || need+=(liburing-dev)
-[ -e /usr/include/isa-l.h ] || need+=(libisal-dev)
-command -v fio >/dev/null || need+=(fio)
-command -v gcc >/dev/null || need+=(gcc)
-command -v losetup >/dev/null || need+=(mount)
+if [ "${1:-}" = vm ]; then
+  command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
+  command -v mkfs.ext4 >/dev/null || need+=(e2fsprogs)
+else
+  have_lib() { ldconfig -p | grep -q "$1"; }
+  have_lib 'liburing\.so\.2 ' || need+=(liburing2)
+  have_lib 'libisal\.so\.2 ' || need+=(libisal2)
+  # Benchmarks compile a small C liburing/ISA-L program and run fio beside uring.
+  [ -e /usr/include/liburing.h ] || need+=(liburing-dev)
+  [ -e /usr/include/isa-l.h ] || need+=(libisal-dev)
+  command -v fio >/dev/null || need+=(fio)
+  command -v gcc >/dev/null || need+=(gcc)
+  command -v losetup >/dev/null || need+=(mount)
+fi
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
@@ -31,8 +38,8 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get "${lock[@]}" install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-if [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
-  [ package-lock.json -nt node_modules/.package-lock.json ]; then
+if [ "${1:-}" != vm ] && { [ ! -x node_modules/.bin/deno ] || [ ! -x node_modules/.bin/bun ] ||
+  [ package-lock.json -nt node_modules/.package-lock.json ]; }; then
   if [ -L node_modules ]; then
     # A node_modules shared by several checkouts (a symlink): npm ci would
     # empty the directory it points at under everyone using it. Leave it.

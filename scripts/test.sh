@@ -4,6 +4,7 @@
 # A failure on either runtime (or in the static checks) fails the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/summary.sh
 bash scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 export PATH="$PWD/node_modules/.bin:$PATH"
@@ -31,21 +32,8 @@ echo "== bun test"
 bun test --timeout 120000 2>&1 | tee "$out/bun.log"
 bun_rc=${PIPESTATUS[0]}
 
-# Deno: "ok | 12 passed | 0 failed | 2 ignored (1s)"
-deno_line=$(grep -E '\| [0-9]+ passed' "$out/deno.log" | tail -1)
-dp=$(sed -nE 's/.* ([0-9]+) passed.*/\1/p' <<<"$deno_line")
-df=$(sed -nE 's/.* ([0-9]+) failed.*/\1/p' <<<"$deno_line")
-ds=$(sed -nE 's/.* ([0-9]+) ignored.*/\1/p' <<<"$deno_line")
-# Bun: " 12 pass", " 2 skip", " 0 fail"
-bp=$(sed -nE 's/^ *([0-9]+) pass$/\1/p' "$out/bun.log" | tail -1)
-bs=$(sed -nE 's/^ *([0-9]+) skip$/\1/p' "$out/bun.log" | tail -1)
-bf=$(sed -nE 's/^ *([0-9]+) fail$/\1/p' "$out/bun.log" | tail -1)
-# A runner that crashed before its summary counts as one failure.
-[ -n "$dp" ] || { dp=0; df=$(( ${df:-0} + 1 )); }
-[ -n "$bp" ] || { bp=0; bf=$(( ${bf:-0} + 1 )); }
-df=${df:-0} ds=${ds:-0} bf=${bf:-0} bs=${bs:-0}
-[ "$deno_rc" -eq 0 ] || [ "$df" -gt 0 ] || df=$((df + 1))
-[ "$bun_rc" -eq 0 ] || [ "$bf" -gt 0 ] || bf=$((bf + 1))
+read -r dp df ds < <(test_counts deno "$out/deno.log" "$deno_rc")
+read -r bp bf bs < <(test_counts bun "$out/bun.log" "$bun_rc")
 
 echo
 echo "deno: $dp passed, $df failed, $ds skipped"

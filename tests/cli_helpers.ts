@@ -9,6 +9,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
+import { TIME_SCALE } from "./helpers.ts";
 
 /** The repository root (where cli.ts is). */
 export const REPO_ROOT: string = fileURLToPath(new URL("..", import.meta.url));
@@ -63,7 +64,7 @@ export function runCli(
     cwd: how.cwd ?? REPO_ROOT,
     encoding: "utf8",
     env: { ...process.env, NO_COLOR: "1", ...how.env },
-    timeout: 60_000,
+    timeout: 60_000 * TIME_SCALE,
   });
   return { status: r.status, stdout: r.stdout ?? "", stderr: r.stderr ?? "" };
 }

@@ -24,7 +24,7 @@ import {
   RingCore,
 } from "../raw.ts";
 import { runChild } from "./harden_helpers.ts";
-import { tempPath } from "./helpers.ts";
+import { tempPath, TIME_SCALE } from "./helpers.ts";
 
 const F_GETFD = 1;
 const FD_CLOEXEC = 1;
@@ -150,12 +150,14 @@ function assertNoTornBlocks(path: string): number {
 test("process.exit(0) with 1,000 pipe reads and 255 writes in flight: prompt exit, no torn block", () => {
   const path = exitFixture();
   try {
-    const run = runChild("exit-inflight", [path, "exit"], { timeoutMs: 20000 });
+    const run = runChild("exit-inflight", [path, "exit"], {
+      timeoutMs: 20000 * TIME_SCALE,
+    });
     assert.equal(run.signal, null, `killed after ${run.ms} ms: ${run.stderr}`);
     assert.equal(run.status, 0, run.stderr);
     assert.match(run.stdout, /pending (\d+)/);
     assert.ok(Number(/pending (\d+)/.exec(run.stdout)![1]) >= 1000);
-    assert.ok(run.ms < 5000, `exit took ${run.ms} ms`);
+    assert.ok(run.ms < 5000 * TIME_SCALE, `exit took ${run.ms} ms`);
     assert.ok(assertNoTornBlocks(path) >= 1);
   } finally {
     rmSync(path, { force: true });
@@ -166,11 +168,11 @@ test("main returns with 1,000 file reads and 255 writes in flight: prompt exit, 
   const path = exitFixture();
   try {
     const run = runChild("exit-inflight", [path, "return"], {
-      timeoutMs: 20000,
+      timeoutMs: 20000 * TIME_SCALE,
     });
     assert.equal(run.signal, null, `killed after ${run.ms} ms: ${run.stderr}`);
     assert.equal(run.status, 0, run.stderr);
-    assert.ok(run.ms < 5000, `exit took ${run.ms} ms`);
+    assert.ok(run.ms < 5000 * TIME_SCALE, `exit took ${run.ms} ms`);
     // Nothing was cancelled: the event loop ran every request to completion.
     assert.equal(assertNoTornBlocks(path), 256);
   } finally {
@@ -181,10 +183,12 @@ test("main returns with 1,000 file reads and 255 writes in flight: prompt exit, 
 test("fallback: process.exit(0) with 1,000 blocked reads and writes in flight exits promptly, no torn block", () => {
   const path = exitFixture();
   try {
-    const run = runChild("fallback-exit", [path], { timeoutMs: 20000 });
+    const run = runChild("fallback-exit", [path], {
+      timeoutMs: 20000 * TIME_SCALE,
+    });
     assert.equal(run.signal, null, `killed after ${run.ms} ms: ${run.stderr}`);
     assert.equal(run.status, 0, run.stderr);
-    assert.ok(run.ms < 5000, `exit took ${run.ms} ms`);
+    assert.ok(run.ms < 5000 * TIME_SCALE, `exit took ${run.ms} ms`);
     assertNoTornBlocks(path);
   } finally {
     rmSync(path, { force: true });

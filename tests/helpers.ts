@@ -27,6 +27,7 @@ import {
   RingCore,
   type RingOptions,
 } from "../raw.ts";
+import { probeKernel } from "../ring/probe.ts";
 
 let sequence = 0;
 
@@ -362,3 +363,41 @@ export function collectGarbage(): boolean {
   }
   return false;
 }
+
+/**
+ * Why PI cannot travel through io_uring on this kernel (no
+ * IORING_FEAT_RW_ATTR, Linux 6.14+), or false when it can. Kernels before
+ * 6.14 ignore the attribute fields of a read or write, so tests of what the
+ * kernel does with them are skipped there, while the library's refusal is
+ * what gets tested instead.
+ *
+ * @example
+ * ```ts
+ * import { test } from "node:test";
+ * import { noRwAttrReason } from "./helpers.ts";
+ * test("PI on the kernel", { skip: noRwAttrReason() }, () => {});
+ * ```
+ */
+export function noRwAttrReason(): string | false {
+  const kernel = probeKernel();
+  return kernel.rwAttr
+    ? false
+    : `kernel ${kernel.release} lacks IORING_FEAT_RW_ATTR (added in Linux 6.14)`;
+}
+
+/**
+ * How much slower than a native CPU this run may be, from
+ * `URING_TIME_SCALE` (default 1): scripts/test_vm.sh sets it in emulated
+ * guests (TCG runs several times slower). Multiplies the bounds of tests
+ * that check something happens promptly, so they still catch a hang there.
+ *
+ * @example
+ * ```ts
+ * import { TIME_SCALE } from "./helpers.ts";
+ * const bound = 5000 * TIME_SCALE; // ms
+ * ```
+ */
+export const TIME_SCALE: number = Math.max(
+  1,
+  Number(process.env.URING_TIME_SCALE) || 1,
+);

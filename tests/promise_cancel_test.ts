@@ -224,7 +224,10 @@ async function closeMidStream(
     }
   };
   const loops = Promise.all(Array.from({ length: 64 }, (_, i) => loop(i + 1)));
-  await sleep(200);
+  // Close once the stream is going, not after a fixed time: under an
+  // emulated CPU (TCG) 200 ms were not always enough for 64 reads.
+  const until = Date.now() + 10_000;
+  do await sleep(20); while (reads <= 64 && Date.now() < until);
   await deadline(Promise.resolve(close(ring)), 10_000, "close");
   assert.equal(ring.closed, true);
   await deadline(loops, 10_000, "read loops");
@@ -293,7 +296,11 @@ const c = new AbortController();
 ring.read(r, new Uint8Array(8), -1, { signal: c.signal });
 ring.read(r, new Uint8Array(8), -1, { timeoutMs: 20 });
 setTimeout(() => c.abort(), 10);
-await new Promise((res) => setTimeout(res, 200));
+// All three rejections, however slow the machine (an emulated CPU needs
+// more than a fixed 200 ms); a lost one still fails after 10 s.
+for (let t = 0; t < 200 && seen.length < 3; t++) {
+  await new Promise((res) => setTimeout(res, 50));
+}
 (globalThis.Bun?.gc ?? globalThis.gc ?? (() => {}))(true);
 const n = await ring.nop();
 await ring.close();
