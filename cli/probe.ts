@@ -9,8 +9,7 @@ import { probe, type ProbeResult, type TargetProfile } from "../ring/probe.ts";
 import type { ParsedArgs } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EnvironmentError, EXIT_OK } from "./errors.ts";
-import { describeFailure, statOrExplain } from "./files.ts";
-import { S_IFDIR, S_IFMT } from "../structs/constants.ts";
+import { describeFailure } from "./files.ts";
 import { formatFields, toJson, wrapWords, writeOut } from "./output.ts";
 
 /**
@@ -24,31 +23,11 @@ import { formatFields, toJson, wrapWords, writeOut } from "./output.ts";
  * ```
  */
 export function probeOrExplain(path?: string): ProbeResult {
-  let result: ProbeResult;
   try {
-    result = probe(path);
+    return probe(path);
   } catch (error) {
     throw new EnvironmentError(describeFailure(path ?? "probe", error));
   }
-  return path === undefined ? result : namingDirectories(result, path);
-}
-
-/**
- * probe() calls a directory a "file" (both sit on a disk the same way);
- * people asking about /dev/shm should read "directory".
- */
-function namingDirectories(result: ProbeResult, path: string): ProbeResult {
-  const target = result.target;
-  if (target?.kind !== "file") return result;
-  if ((statOrExplain(path).mode & S_IFMT) !== S_IFDIR) return result;
-  return {
-    ...result,
-    target: {
-      ...target,
-      kind: "directory" as TargetProfile["kind"],
-      reason: target.reason?.replace(/^a file on /, "a directory on "),
-    },
-  };
 }
 
 function targetFields(

@@ -89,8 +89,8 @@ export interface KernelProfile {
 export interface TargetProfile {
   /** The path probed. */
   readonly path: string;
-  /** A block device itself, a file on one, or neither. */
-  readonly kind: "block-device" | "file" | "other";
+  /** A block device itself, a file or directory on one, or neither. */
+  readonly kind: "block-device" | "file" | "directory" | "other";
   /** The disk whose profile this is (`/dev/nvme0n1`), when there is one. */
   readonly device?: string;
   /** Where the profile came from. */
@@ -579,7 +579,11 @@ function profileOf(
       logicalBlockSize: 0,
     };
   }
-  const kind = type === S_IFBLK ? "block-device" : "file";
+  const kind = type === S_IFBLK
+    ? "block-device"
+    : type === S_IFDIR
+    ? "directory"
+    : "file";
   const [major, minor] = kind === "block-device"
     ? [st.rdevMajor, st.rdevMinor]
     : [st.devMajor, st.devMinor];
@@ -612,7 +616,7 @@ function profileOf(
   const asked = kind === "block-device"
     ? ask(path, true)
     : ask(disk.node, false);
-  const onDisk = kind === "file" ? `a file on ${disk.node}: ` : "";
+  const onDisk = kind === "block-device" ? "" : `a ${kind} on ${disk.node}: `;
   if (asked.cap) {
     const format = formatFromCap(asked.cap, lbs);
     return {

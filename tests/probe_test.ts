@@ -94,6 +94,14 @@ test("probe(tmpfs file) → integrity false: tmpfs has no block device", () => {
   }
 });
 
+test("probe(directory) says directory, and why it cannot carry PI", () => {
+  const { target } = probe("/dev/shm");
+  assert.ok(target);
+  assert.equal(target.kind, "directory");
+  assert.equal(target.integrity, false);
+  assert.match(target.reason!, /tmpfs has no block device/);
+});
+
 test(`probe(file on the root file system, ${rootFs}) → integrity false with the disk's reason`, () => {
   const path = `/var/tmp/uring-probe-${process.pid}`;
   writeFileSync(path, "x");
