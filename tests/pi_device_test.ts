@@ -353,7 +353,7 @@ test(
       const data = randomData(length);
       const meta = tuples(t, data, offset, 1);
       corruptRef(meta.subarray(t.piOffset, t.piOffset + t.tupleSize));
-      assert.throws(
+      await assert.rejects(
         () =>
           ring.write(
             fd,

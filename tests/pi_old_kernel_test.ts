@@ -56,7 +56,7 @@ test(
         appTag: 9,
       });
       const pi = { meta, check: { guard: true, apptag: true }, appTag: 9 };
-      const requests: [string, () => unknown][] = [
+      const requests: [string, () => Promise<unknown>][] = [
         ["write", () => ring.write(fd, data, offset, { pi })],
         ["read", () => ring.read(fd, alignedBuffer(length), offset, { pi })],
         ["writev", () => ring.writev(fd, [data], offset, { pi })],
@@ -68,7 +68,7 @@ test(
         ["readFixed", () => ring.readFixed(fd, data, offset, 0, { pi })],
       ];
       for (const [op, request] of requests) {
-        assert.throws(request, (e: unknown) => {
+        await assert.rejects(request, (e: unknown) => {
           assert.ok(e instanceof KernelTooOldError, `${op}: ${e}`);
           assert.match(e.message, /IORING_FEAT_RW_ATTR/);
           assert.match(e.message, /Linux 6\.14\+/);
