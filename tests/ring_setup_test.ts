@@ -1,5 +1,6 @@
 // Ring setup options, the opcode probe, and close semantics.
 import { test } from "node:test";
+import { release } from "node:os";
 import assert from "node:assert/strict";
 import {
   closeFd,
@@ -240,7 +241,15 @@ test("probe lists the ops the kernel has, including every op the library issues"
     assert.ok(probe.supported.has("READ"));
     assert.ok(probe.supported.has("WRITE"));
     assert.ok(probe.supported.has("NOP"));
+    // An op newer than the running kernel (ftruncate on 6.1) is one the
+    // library refuses with its release; every other one must be there.
+    const [major, minor] = release().split(".").map(Number);
     for (const spec of Object.values(OPCODES)) {
+      const [sinceMajor, sinceMinor] = spec.since.split(".").map(Number);
+      if (sinceMajor > major || (sinceMajor === major && sinceMinor > minor)) {
+        console.log(`${spec.name}: Linux ${spec.since}+, not on ${release()}`);
+        continue;
+      }
       assert.ok(probe.ops.includes(spec.opcode), spec.name);
     }
     assert.ok(probe.ops.every((op) => op <= probe.lastOp));

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { readFileSync } from "node:fs";
 import process from "node:process";
 import { addressNumber, errno, libc } from "../ffi/mod.ts";
 
@@ -28,6 +29,30 @@ const ARCHES: Record<string, { audit: number; seccomp: number }> = {
 const LD_W_ABS = 0x20;
 const JEQ_K = 0x15;
 const RET_K = 0x06;
+
+/**
+ * Why a seccomp filter cannot be installed here, or false when it can: a
+ * kernel built without CONFIG_SECCOMP_FILTER (the emulated test guests'
+ * tinyconfig kernels) has no `Seccomp_filters` line in /proc/self/status
+ * and answers seccomp(2) with ENOSYS; an unknown architecture has no
+ * filter written for it.
+ *
+ * @example
+ * ```ts
+ * import { seccompUnavailable } from "./seccomp_helpers.ts";
+ * console.log(seccompUnavailable() || "seccomp filters work here");
+ * ```
+ */
+export function seccompUnavailable(): string | false {
+  if (ARCHES[process.arch] === undefined) {
+    return `no seccomp filter written for architecture ${process.arch}`;
+  }
+  const status = readFileSync("/proc/self/status", "utf8");
+  if (!/^Seccomp_filters:/m.test(status)) {
+    return "the kernel has no seccomp filters (CONFIG_SECCOMP_FILTER off: seccomp(2) is ENOSYS)";
+  }
+  return false;
+}
 
 /**
  * Installs the filter: io_uring_setup returns `-errnoValue`; every other
