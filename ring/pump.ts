@@ -30,7 +30,7 @@ import {
   IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
 } from "../structs/constants.ts";
-import { EAGAIN, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
+import { EAGAIN, EBADF, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
 import { applyAttributes, type PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
 import {
@@ -492,11 +492,21 @@ export class CompletionPump {
     this.#waiterDone = this.#waiter.wait().then(this.#onWake, this.#onWake);
   }
 
+  /** Whether the last wake-up was an EBADF treated as spurious (#onWake). */
+  #badFdWake = false;
+
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
     this.#inlineRounds = 0;
     this.#turnDeadline = performance.now() + this.#inlineWaitBudgetUs / 1000;
     if (this.core.closed) return;
+    // The process-wide poller answers EBADF (POLLNVAL) for a fd number that
+    // was closed while it polled; a ring that reuses the number may get
+    // that answer once. Our fd is open (only close() closes it), so one such
+    // wake-up is spurious; two in a row mean the fd really went away.
+    const staleBadFd = result === -EBADF && !this.#badFdWake;
+    this.#badFdWake = result === -EBADF;
+    if (staleBadFd) result = 0;
     if (typeof result !== "number" || (result < 0 && result !== -EINTR)) {
       // The waiter itself failed (this should not happen on a healthy
       // ring): fail what is in flight rather than spin re-arming it.
