@@ -79,14 +79,13 @@ export {
   PiUnsupportedError,
 } from "./ring/pi_validate.ts";
 export type { PiChecks, PiOptions } from "./ring/attributes.ts";
-export {
-  type KernelProfile,
-  probe,
-  type ProbeGuard,
-  type ProbeResult,
-  type TargetFormat,
-  type TargetProfile,
-} from "./ring/probe.ts";
+export type { KernelProfile } from "./ring/kernel_probe.ts";
+export { probe, type ProbeResult } from "./ring/probe.ts";
+export type {
+  ProbeGuard,
+  TargetFormat,
+  TargetProfile,
+} from "./ring/target_probe.ts";
 export {
   crc16T10Dif,
   crc32c,

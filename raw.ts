@@ -103,13 +103,15 @@ export {
 export {
   featureNames,
   kernelRelease,
+  probeKernel,
+  releaseAtLeast,
+} from "./ring/kernel_probe.ts";
+export {
   probeFd,
   type ProbeGuard,
-  probeKernel,
   probeTarget,
-  releaseAtLeast,
   sysfsFormat,
-} from "./ring/probe.ts";
+} from "./ring/target_probe.ts";
 export {
   crc16T10DifNative,
   crc16T10DifPortable,

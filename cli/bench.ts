@@ -9,7 +9,7 @@
 import process from "node:process";
 import { runtimeName } from "../ffi/mod.ts";
 import type { PiGuard } from "../pi/mod.ts";
-import { kernelRelease } from "../ring/probe.ts";
+import { kernelRelease } from "../ring/kernel_probe.ts";
 import type { ParsedArgs } from "./args.ts";
 import { benchFile, uniqueName, writeTestFile } from "./bench_file.ts";
 import { runFio, runNopReference, type ToolResult } from "./bench_tools.ts";

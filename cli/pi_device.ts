@@ -16,7 +16,7 @@
 import { readFileSync } from "node:fs";
 import { type PiError, verifyPi } from "../pi/mod.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
-import type { TargetProfile } from "../ring/probe.ts";
+import type { TargetProfile } from "../ring/target_probe.ts";
 import type { OpOptions, Ring } from "../ring/ring.ts";
 import {
   IO_INTEGRITY_CHK_APPTAG,

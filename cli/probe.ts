@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { probe, type ProbeResult, type TargetProfile } from "../ring/probe.ts";
+import { probe, type ProbeResult } from "../ring/probe.ts";
+import type { TargetProfile } from "../ring/target_probe.ts";
 import type { ParsedArgs } from "./args.ts";
 import type { Command } from "./command.ts";
 import { EnvironmentError, EXIT_OK } from "./errors.ts";

@@ -30,7 +30,9 @@ import {
 } from "../pi/mod.ts";
 import type { PiAttribute, PiOptions } from "./attributes.ts";
 import { alignedBuffer } from "../sys/memory.ts";
-import { probeKernel, type ProbeResult, type TargetProfile } from "./probe.ts";
+import { probeKernel } from "./kernel_probe.ts";
+import type { ProbeResult } from "./probe.ts";
+import type { TargetProfile } from "./target_probe.ts";
 import type { OpcodeSpec } from "./opcodes.ts";
 import { targetOfFd } from "./pi_validate.ts";
 
@@ -215,7 +217,7 @@ export type PiLayout = TargetProfile | PiFormatOptions;
  * @example
  * ```ts
  * import { piFormatOf } from "./integrity.ts";
- * import type { TargetProfile } from "./probe.ts";
+ * import type { TargetProfile } from "./target_probe.ts";
  * declare const target: TargetProfile;
  * const opts = piFormatOf(target, 2048 * 512);
  * ```

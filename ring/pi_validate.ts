@@ -17,7 +17,7 @@ import {
   S_IFMT,
 } from "../structs/constants.ts";
 import type { PiAttribute } from "./attributes.ts";
-import { probeFd, type TargetProfile } from "./probe.ts";
+import { probeFd, type TargetProfile } from "./target_probe.ts";
 
 /**
  * The kernel lacks a feature the request needs; nothing was submitted.

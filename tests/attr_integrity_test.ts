@@ -11,7 +11,8 @@ import {
   piFormatOf,
   rereadFor,
 } from "../ring/integrity.ts";
-import type { ProbeResult, TargetProfile } from "../ring/probe.ts";
+import type { ProbeResult } from "../ring/probe.ts";
+import type { TargetProfile } from "../ring/target_probe.ts";
 import { UringError } from "../sys/errors.ts";
 import { nvmeProfile } from "./pi_profile.ts";
 import {

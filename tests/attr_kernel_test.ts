@@ -25,12 +25,9 @@ import {
   validatePiRequest,
 } from "../ring/pi_validate.ts";
 import { explainAttributeError } from "../ring/integrity.ts";
-import {
-  kernelRelease,
-  probe,
-  releaseAtLeast,
-  type TargetProfile,
-} from "../ring/probe.ts";
+import { kernelRelease, releaseAtLeast } from "../ring/kernel_probe.ts";
+import { probe } from "../ring/probe.ts";
+import type { TargetProfile } from "../ring/target_probe.ts";
 import { closeFd, openFd } from "../sys/fd.ts";
 import { alignedBuffer, mmap, munmap } from "../sys/memory.ts";
 import {

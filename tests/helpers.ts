@@ -27,7 +27,7 @@ import {
   RingCore,
   type RingOptions,
 } from "../raw.ts";
-import { probeKernel } from "../ring/probe.ts";
+import { probeKernel } from "../ring/kernel_probe.ts";
 
 let sequence = 0;
 

@@ -13,12 +13,9 @@ import { generatePi, verifyPi } from "../pi/mod.ts";
 import { type DataOpOptions, Ring } from "../ring/ring.ts";
 import type { PiOptions } from "../ring/attributes.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
-import {
-  probe,
-  releaseAtLeast,
-  sysfsFormat,
-  type TargetProfile,
-} from "../ring/probe.ts";
+import { probe } from "../ring/probe.ts";
+import { releaseAtLeast } from "../ring/kernel_probe.ts";
+import { sysfsFormat, type TargetProfile } from "../ring/target_probe.ts";
 import { closeFd, openFd } from "../sys/fd.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { O_DIRECT, O_RDWR } from "../structs/constants.ts";

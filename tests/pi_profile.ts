@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { TargetProfile } from "../ring/probe.ts";
+import type { TargetProfile } from "../ring/target_probe.ts";
 
 /**
  * The profile, with `change` applied on top.

@@ -12,11 +12,10 @@ import process from "node:process";
 import {
   featureNames,
   kernelRelease,
-  probe,
-  probeFd,
   releaseAtLeast,
-  sysfsFormat,
-} from "../ring/probe.ts";
+} from "../ring/kernel_probe.ts";
+import { probe } from "../ring/probe.ts";
+import { probeFd, sysfsFormat } from "../ring/target_probe.ts";
 import { UringError } from "../sys/errors.ts";
 import { closeFd, openFd } from "../sys/fd.ts";
 import { O_RDONLY } from "../structs/constants.ts";
