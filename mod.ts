@@ -78,7 +78,7 @@ export {
   KernelTooOldError,
   PiUnsupportedError,
 } from "./ring/pi_validate.ts";
-export type { PiChecks, PiOptions } from "./ring/attributes.ts";
+export type { PiChecks, PiOptions } from "./ring/pi_attribute.ts";
 export type { KernelProfile } from "./ring/kernel_probe.ts";
 export { probe, type ProbeResult } from "./ring/probe.ts";
 export type {

@@ -71,20 +71,21 @@ export {
 export type { MemlockInit, UnavailableInit } from "./ring/setup_errors.ts";
 export {
   applyAttributes,
-  type AttributeKind,
   attributeNames,
   type AttributeOptions,
   attributesFrom,
   AttributeTable,
   DEFAULT_ATTRIBUTES,
-  defineAttribute,
   packAttributes,
   type PackedAttributes,
+  type SqeWordWriter,
+} from "./ring/attributes.ts";
+export { type AttributeKind, defineAttribute } from "./ring/attribute_kind.ts";
+export {
   PI_ATTRIBUTE,
   type PiAttribute,
   piCheckFlags,
-  type SqeWordWriter,
-} from "./ring/attributes.ts";
+} from "./ring/pi_attribute.ts";
 export {
   type PiRequest,
   requireRwAttr,

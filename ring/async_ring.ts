@@ -10,7 +10,8 @@
  */
 import { type OpRequest, type OpRow, OPS } from "./ops.ts";
 import { checkOptions, OP_OPTION_NAMES } from "./validate.ts";
-import { attributeNames, type PiOptions } from "./attributes.ts";
+import { attributeNames } from "./attributes.ts";
+import type { PiOptions } from "./pi_attribute.ts";
 import type { Statx } from "../structs/statx.ts";
 import { AT_FDCWD, O_CLOEXEC } from "../structs/constants.ts";
 import { statxArguments } from "./validate.ts";

@@ -28,7 +28,7 @@ import {
   type PiVerifyOptions,
   verifyPi,
 } from "../pi/mod.ts";
-import type { PiAttribute, PiOptions } from "./attributes.ts";
+import type { PiAttribute, PiOptions } from "./pi_attribute.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import { probeKernel } from "./kernel_probe.ts";
 import type { ProbeResult } from "./probe.ts";
@@ -422,7 +422,7 @@ export async function diagnoseIntegrity(
  * @example
  * ```ts
  * import { rereadFor } from "./integrity.ts";
- * import type { PiAttribute, PiOptions } from "./attributes.ts";
+ * import type { PiAttribute, PiOptions } from "./pi_attribute.ts";
  * declare const pi: PiAttribute;
  * declare function readWithPi(data: Uint8Array, offset: number, pi: PiOptions): Promise<number>;
  * const reread = rereadFor(pi, readWithPi);

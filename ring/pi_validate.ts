@@ -16,7 +16,7 @@ import {
   S_IFBLK,
   S_IFMT,
 } from "../structs/constants.ts";
-import type { PiAttribute } from "./attributes.ts";
+import type { PiAttribute } from "./pi_attribute.ts";
 import { probeFd, type TargetProfile } from "./target_probe.ts";
 
 /**
@@ -140,7 +140,7 @@ export function directAlignment(
  * @example
  * ```ts
  * import type { PiRequest } from "./pi_validate.ts";
- * declare const fd: number, data: Uint8Array, pi: import("./attributes.ts").PiAttribute;
+ * declare const fd: number, data: Uint8Array, pi: import("./pi_attribute.ts").PiAttribute;
  * const req: PiRequest = { op: "write", fd, data, offset: 1 << 20, pi, features: 1 << 16 };
  * ```
  */

@@ -7,15 +7,13 @@ import assert from "node:assert/strict";
 import { addressNumber } from "../ffi/mod.ts";
 import {
   applyAttributes,
-  type AttributeKind,
   attributeNames,
   attributesFrom,
   AttributeTable,
-  defineAttribute,
   packAttributes,
-  PI_ATTRIBUTE,
-  piCheckFlags,
 } from "../ring/attributes.ts";
+import { type AttributeKind, defineAttribute } from "../ring/attribute_kind.ts";
+import { PI_ATTRIBUTE, piCheckFlags } from "../ring/pi_attribute.ts";
 import { type OpcodeName, OPCODES } from "../ring/ops.ts";
 import { SqeView } from "../structs/sqe.ts";
 

@@ -14,10 +14,10 @@ import { RingCore } from "../ring/core.ts";
 import {
   applyAttributes,
   AttributeTable,
-  defineAttribute,
   packAttributes,
-  PI_ATTRIBUTE,
 } from "../ring/attributes.ts";
+import { defineAttribute } from "../ring/attribute_kind.ts";
+import { PI_ATTRIBUTE } from "../ring/pi_attribute.ts";
 import {
   KernelTooOldError,
   PiUnsupportedError,

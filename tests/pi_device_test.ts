@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import process from "node:process";
 import { generatePi, verifyPi } from "../pi/mod.ts";
 import { type DataOpOptions, Ring } from "../ring/ring.ts";
-import type { PiOptions } from "../ring/attributes.ts";
+import type { PiOptions } from "../ring/pi_attribute.ts";
 import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
 import { probe } from "../ring/probe.ts";
 import { releaseAtLeast } from "../ring/kernel_probe.ts";
