@@ -69,9 +69,8 @@ export {
 export {
   IntegrityError,
   type IntegrityInterval,
-  piFormatOf,
-  type PiLayout,
-} from "./ring/integrity.ts";
+} from "./ring/integrity_error.ts";
+export { piFormatOf, type PiLayout } from "./ring/integrity_diagnosis.ts";
 export {
   type DirectAlignment,
   directAlignment,

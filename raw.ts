@@ -94,13 +94,14 @@ export {
 } from "./ring/pi_validate.ts";
 export {
   type AttributeRequestInfo,
-  checksOf,
+  explainAttributeError,
+} from "./ring/integrity.ts";
+export { checksOf, type IntegrityDiagnosis } from "./ring/integrity_error.ts";
+export {
   type DiagnoseInput,
   diagnoseIntegrity,
-  explainAttributeError,
-  type IntegrityDiagnosis,
   rereadFor,
-} from "./ring/integrity.ts";
+} from "./ring/integrity_diagnosis.ts";
 export {
   featureNames,
   kernelRelease,

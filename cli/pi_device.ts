@@ -15,7 +15,8 @@
  */
 import { readFileSync } from "node:fs";
 import { type PiError, verifyPi } from "../pi/mod.ts";
-import { IntegrityError, piFormatOf } from "../ring/integrity.ts";
+import { IntegrityError } from "../ring/integrity_error.ts";
+import { piFormatOf } from "../ring/integrity_diagnosis.ts";
 import type { TargetProfile } from "../ring/target_probe.ts";
 import type { OpOptions, Ring } from "../ring/ring.ts";
 import {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { PiGuard } from "../pi/mod.ts";
-import { IntegrityError } from "../ring/integrity.ts";
+import { IntegrityError } from "../ring/integrity_error.ts";
 import {
   O_CREAT,
   O_DIRECT,

@@ -7,7 +7,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { generatePi, verifyPi } from "../pi/mod.ts";
-import { piFormatOf } from "../ring/integrity.ts";
+import { piFormatOf } from "../ring/integrity_diagnosis.ts";
 import { O_DIRECT, O_RDONLY, O_WRONLY } from "../structs/constants.ts";
 import { UringError } from "../sys/errors.ts";
 import { alignedBuffer } from "../sys/memory.ts";

@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { generatePi, type PiFormatOptions } from "../pi/mod.ts";
 import {
   diagnoseIntegrity,
-  explainAttributeError,
-  IntegrityError,
   piFormatOf,
   rereadFor,
-} from "../ring/integrity.ts";
+} from "../ring/integrity_diagnosis.ts";
+import { explainAttributeError } from "../ring/integrity.ts";
+import { IntegrityError } from "../ring/integrity_error.ts";
 import type { ProbeResult } from "../ring/probe.ts";
 import type { TargetProfile } from "../ring/target_probe.ts";
 import { UringError } from "../sys/errors.ts";

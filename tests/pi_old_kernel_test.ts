@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import process from "node:process";
 import { generatePi } from "../pi/mod.ts";
 import { KernelTooOldError, Ring } from "../mod.ts";
-import { piFormatOf } from "../ring/integrity.ts";
+import { piFormatOf } from "../ring/integrity_diagnosis.ts";
 import { probe } from "../ring/probe.ts";
 import type { TargetProfile } from "../ring/target_probe.ts";
 import { closeFd, openFd } from "../sys/fd.ts";
