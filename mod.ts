@@ -61,11 +61,8 @@ export {
   MemlockError,
   type UnavailableKind,
 } from "./ring/setup_errors.ts";
-export {
-  type IoUringStatus,
-  ioUringStatus,
-  memlockLimit,
-} from "./ring/diagnose.ts";
+export { type IoUringStatus, ioUringStatus } from "./ring/diagnose.ts";
+export { memlockLimit } from "./ring/io_uring_environment.ts";
 export {
   IntegrityError,
   type IntegrityInterval,

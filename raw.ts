@@ -56,18 +56,18 @@ export {
   createFallbackIfAllowed,
   type FallbackOpOptions,
 } from "./ring/fallback.ts";
+export { bytesInWords, memlockError, pinnedBytes } from "./ring/memlock.ts";
 export {
-  bytesInWords,
   diagnoseSetupFailure,
-  type IoUringEnvironment,
-  memlockError,
-  openFileLimit,
-  pinnedBytes,
-  readIoUringEnvironment,
   type SetupDiagnosis,
   setupFailure,
   type SetupRequest,
 } from "./ring/diagnose.ts";
+export {
+  type IoUringEnvironment,
+  openFileLimit,
+  readIoUringEnvironment,
+} from "./ring/io_uring_environment.ts";
 export type { MemlockInit, UnavailableInit } from "./ring/setup_errors.ts";
 export {
   applyAttributes,

@@ -6,21 +6,20 @@
  * (Linux 6.6: 1 = only `kernel.io_uring_group` or CAP_SYS_ADMIN, 2 = nobody),
  * a seccomp filter (`Seccomp: 2` in /proc/self/status; container runtimes'
  * default profiles refuse the io_uring syscalls with EPERM or ENOSYS), and a
- * kernel that is too old for a setup flag. Registered buffers are charged to
- * RLIMIT_MEMLOCK for users without CAP_IPC_LOCK.
+ * kernel that is too old for a setup flag. What the process reads about
+ * itself is io_uring_environment.ts; registered buffers and RLIMIT_MEMLOCK
+ * are memlock.ts.
  *
  * Everything here reads /proc and libc only, so it works exactly when
  * io_uring does not.
  *
  * @module
  */
-import { readFileSync } from "node:fs";
-import { libc, liburing } from "../ffi/mod.ts";
+import { liburing } from "../ffi/mod.ts";
 import { closeFd } from "../sys/fd.ts";
 import { describeSetupFlags } from "./setup.ts";
 import {
   IoUringUnavailableError,
-  MemlockError,
   type UnavailableKind,
 } from "./setup_errors.ts";
 import { PARAMS_SIZE } from "../structs/params.ts";
@@ -41,147 +40,16 @@ import {
   IORING_SETUP_SQE_MIXED,
   IORING_SETUP_SQPOLL,
   IORING_SETUP_TASKRUN_FLAG,
-  RLIMIT_MEMLOCK,
 } from "../structs/constants.ts";
+import {
+  type IoUringEnvironment,
+  readIoUringEnvironment,
+  readProc,
+} from "./io_uring_environment.ts";
+import { bytesInWords } from "./memlock.ts";
 
 /** errno ENFILE: the system-wide file table is full. */
 const ENFILE = 23;
-/** CAP_SYS_ADMIN: bypasses io_uring_disabled = 1. */
-const CAP_SYS_ADMIN = 21n;
-/** CAP_IPC_LOCK: registered buffers are not charged to RLIMIT_MEMLOCK. */
-const CAP_IPC_LOCK = 14n;
-
-/**
- * What the process can learn about its own io_uring permissions.
- *
- * @example
- * ```ts
- * import { readIoUringEnvironment } from "./diagnose.ts";
- * const env = readIoUringEnvironment();
- * console.log(env.sysctl, env.seccomp, env.release);
- * ```
- */
-export interface IoUringEnvironment {
-  /** kernel.io_uring_disabled (0, 1, 2), or null before Linux 6.6 (no sysctl). */
-  readonly sysctl: number | null;
-  /** kernel.io_uring_group (-1 = none), or null when absent. */
-  readonly group: number | null;
-  /** Seccomp mode from /proc/self/status: 0 none, 1 strict, 2 filter; null if unknown. */
-  readonly seccomp: number | null;
-  /** Effective uid. */
-  readonly uid: number;
-  /** Effective gid and supplementary groups. */
-  readonly groups: readonly number[];
-  /** Whether the process has CAP_SYS_ADMIN (which bypasses sysctl 1). */
-  readonly capSysAdmin: boolean;
-  /** Whether the process has CAP_IPC_LOCK (no memlock accounting). */
-  readonly capIpcLock: boolean;
-  /** Kernel release (`uname -r`). */
-  readonly release: string;
-  /** RLIMIT_MEMLOCK soft and hard limits in bytes (Infinity = unlimited). */
-  readonly memlock: { readonly soft: number; readonly hard: number };
-}
-
-function readProc(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8").trim();
-  } catch {
-    return undefined;
-  }
-}
-
-function intOrNull(text: string | undefined): number | null {
-  if (text === undefined || !/^-?\d+$/.test(text)) return null;
-  return Number(text);
-}
-
-function statusField(status: string, name: string): string | undefined {
-  return new RegExp(`^${name}:[ \\t]*([^\\n]*)$`, "m").exec(status)?.[1]
-    ?.trim();
-}
-
-/**
- * RLIMIT_MEMLOCK of this process (getrlimit), in bytes; Infinity for
- * RLIM_INFINITY.
- *
- * @example
- * ```ts
- * import { memlockLimit } from "./diagnose.ts";
- * memlockLimit().soft; // 8388608 on a default Debian login
- * ```
- */
-export function memlockLimit(): { soft: number; hard: number } {
-  return resourceLimit(RLIMIT_MEMLOCK);
-}
-
-/** RLIMIT_NOFILE: the most file descriptors a process may have open. */
-const RLIMIT_NOFILE = 7;
-
-/**
- * RLIMIT_NOFILE of this process (getrlimit): how many files it may have
- * open, which also caps a registered-file table.
- *
- * @example
- * ```ts
- * import { openFileLimit } from "./diagnose.ts";
- * openFileLimit().soft; // 1024 on a default Debian login
- * ```
- */
-export function openFileLimit(): { soft: number; hard: number } {
-  return resourceLimit(RLIMIT_NOFILE);
-}
-
-function resourceLimit(resource: number): { soft: number; hard: number } {
-  // struct rlimit: two u64 (rlim_cur, rlim_max); RLIM_INFINITY is all ones.
-  const limits = new BigUint64Array(2);
-  if (libc().getrlimit(resource, limits) !== 0) {
-    return { soft: Infinity, hard: Infinity };
-  }
-  const toNumber = (v: bigint) =>
-    v === 0xffffffffffffffffn ? Infinity : Number(v);
-  return { soft: toNumber(limits[0]), hard: toNumber(limits[1]) };
-}
-
-function release(): string {
-  const fromProc = readProc("/proc/sys/kernel/osrelease");
-  if (fromProc) return fromProc;
-  // struct utsname: six 65-byte fields; the release is the third.
-  const bytes = new Uint8Array(65 * 6);
-  if (libc().uname(bytes) !== 0) return "unknown";
-  const field = bytes.subarray(130, 195);
-  const end = field.indexOf(0);
-  return new TextDecoder().decode(field.subarray(0, end < 0 ? 65 : end));
-}
-
-/**
- * Reads the sysctls, the process's credentials, seccomp mode, kernel
- * release and memlock limit.
- *
- * @example
- * ```ts
- * import { readIoUringEnvironment } from "./diagnose.ts";
- * readIoUringEnvironment().sysctl; // 0 on a default host
- * ```
- */
-export function readIoUringEnvironment(): IoUringEnvironment {
-  const status = readProc("/proc/self/status") ?? "";
-  const uid = Number(statusField(status, "Uid")?.split(/\s+/)[1] ?? -1);
-  const gid = Number(statusField(status, "Gid")?.split(/\s+/)[1] ?? -1);
-  const supplementary = (statusField(status, "Groups") ?? "").split(/\s+/)
-    .filter((g) => g !== "").map(Number);
-  const capEff = BigInt(`0x${statusField(status, "CapEff") ?? "0"}`);
-  return {
-    sysctl: intOrNull(readProc("/proc/sys/kernel/io_uring_disabled")),
-    group: intOrNull(readProc("/proc/sys/kernel/io_uring_group")),
-    seccomp: intOrNull(statusField(status, "Seccomp")),
-    uid,
-    groups: [...new Set([gid, ...supplementary])],
-    capSysAdmin: ((capEff >> CAP_SYS_ADMIN) & 1n) === 1n,
-    capIpcLock: ((capEff >> CAP_IPC_LOCK) & 1n) === 1n,
-    release: release(),
-    memlock: memlockLimit(),
-  };
-}
 
 /** `major.minor` of a release string, or null. */
 function versionOf(text: string): [number, number] | null {
@@ -194,29 +62,6 @@ function olderThan(release: string, since: string): boolean {
   const need = versionOf(since);
   if (!have || !need) return false;
   return have[0] < need[0] || (have[0] === need[0] && have[1] < need[1]);
-}
-
-/**
- * A byte count in words: "64 KiB (65536 bytes)".
- *
- * @example
- * ```ts
- * import { bytesInWords } from "./diagnose.ts";
- * bytesInWords(65536); // "64 KiB (65536 bytes)"
- * ```
- */
-export function bytesInWords(bytes: number): string {
-  if (bytes === Infinity) return "unlimited";
-  const units = ["bytes", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  if (unit === 0) return `${bytes} bytes`;
-  const shown = Number.isInteger(value) ? String(value) : value.toFixed(1);
-  return `${shown} ${units[unit]} (${bytes} bytes)`;
 }
 
 function groupName(gid: number): string {
@@ -531,75 +376,6 @@ export function setupFailure(
     seccomp: env?.seccomp ?? null,
     release: env?.release ?? "unknown",
     flags: describeSetupFlags(flags),
-  });
-}
-
-/**
- * Bytes the kernel pins for `buffers`: each buffer's span rounded out to
- * whole pages (registration pins pages, not bytes).
- *
- * @example
- * ```ts
- * import { pinnedBytes } from "./diagnose.ts";
- * pinnedBytes([new Uint8Array(100)]); // 4096 (or 8192 if it crosses a page)
- * ```
- */
-export function pinnedBytes(
-  buffers: readonly ArrayBufferView[],
-  addressOf?: (view: ArrayBufferView) => number,
-  pageSize = 4096,
-): number {
-  let total = 0;
-  for (const buf of buffers) {
-    if (!ArrayBuffer.isView(buf) || buf.byteLength === 0) continue;
-    const start = addressOf ? addressOf(buf) : 0;
-    const first = Math.floor(start / pageSize);
-    const last = Math.ceil((start + buf.byteLength) / pageSize);
-    total += (last - first) * pageSize;
-  }
-  return total;
-}
-
-/**
- * The error for a registration the memlock limit refused: the current
- * RLIMIT_MEMLOCK and the size needed, in words and as fields.
- *
- * @example
- * ```ts
- * import { memlockError } from "./diagnose.ts";
- * const e = memlockError(1 << 20);
- * console.log(e.limit, e.needed, e.message);
- * ```
- */
-export function memlockError(
-  neededBytes: number,
-  errno: number = ENOMEM,
-  op = "register_buffers",
-): MemlockError {
-  const { soft, hard } = memlockLimit();
-  let capIpcLock = false;
-  try {
-    capIpcLock = readIoUringEnvironment().capIpcLock;
-  } catch {
-    // Unknown capabilities: say nothing about them.
-  }
-  const detail = capIpcLock
-    ? `registering ${
-      bytesInWords(neededBytes)
-    } of buffers failed although this process has CAP_IPC_LOCK (no memlock accounting): the system is short of memory it can pin`
-    : `registered buffers are charged to RLIMIT_MEMLOCK: the limit is ${
-      bytesInWords(soft)
-    } (hard limit ${bytesInWords(hard)}) and these buffers need ${
-      bytesInWords(neededBytes)
-    }, plus memory this user has locked already (other rings, mlock). ` +
-      "Raise it (ulimit -l, LimitMEMLOCK= in a systemd unit, --ulimit memlock= for docker, /etc/security/limits.conf), " +
-      "register fewer or smaller buffers, or use the non-fixed read/write";
-  return new MemlockError(errno, {
-    op,
-    detail,
-    limit: soft,
-    hardLimit: hard,
-    needed: neededBytes,
   });
 }
 

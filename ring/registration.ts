@@ -14,7 +14,8 @@ import {
   checkOptions,
   snapshotArray,
 } from "./validate.ts";
-import { memlockError, openFileLimit, pinnedBytes } from "./diagnose.ts";
+import { memlockError, pinnedBytes } from "./memlock.ts";
+import { openFileLimit } from "./io_uring_environment.ts";
 import { RsrcRegisterView, RsrcUpdateView } from "../structs/rsrc.ts";
 import { probeSize, ProbeView } from "../structs/probe.ts";
 import { EINTR, EMFILE, ENOMEM } from "../structs/errno.ts";

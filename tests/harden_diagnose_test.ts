@@ -10,15 +10,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import process from "node:process";
+import { bytesInWords, memlockError, pinnedBytes } from "../ring/memlock.ts";
+import { diagnoseSetupFailure, ioUringStatus } from "../ring/diagnose.ts";
 import {
-  bytesInWords,
-  diagnoseSetupFailure,
   type IoUringEnvironment,
-  ioUringStatus,
-  memlockError,
-  pinnedBytes,
   readIoUringEnvironment,
-} from "../ring/diagnose.ts";
+} from "../ring/io_uring_environment.ts";
 import { IoUringUnavailableError, MemlockError } from "../ring/setup_errors.ts";
 import { UringError } from "../ring/errors.ts";
 import { RingCore } from "../ring/core.ts";
