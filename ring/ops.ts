@@ -56,10 +56,19 @@ import {
   checkOffset,
   checkPath,
   checkUserData,
-  iovecsOf,
-  snapshotBuffers,
   timespec,
 } from "./validate.ts";
+import {
+  dataRequest,
+  fixedRequest,
+  forgetOpenedFd,
+  pread,
+  pwrite,
+  request,
+  row,
+  vectoredRequest,
+  WRITE,
+} from "./op_encoders.ts";
 
 export { buildIovecs, snapshotBuffers } from "./validate.ts";
 
@@ -204,149 +213,6 @@ export interface OpTable {
   /** IORING_OP_ASYNC_CANCEL by user_data. */
   readonly cancel: OpRow<[userData: number | bigint, flags?: number]>;
 }
-
-const NO_TRANSFORM = null;
-
-/** The one place a request object is shaped (one hidden class for all). */
-function request(
-  spec: OpSpec,
-  fd: number,
-  addr: number,
-  len: number,
-  off: number,
-  opFlags = 0,
-  bufIndex = -1,
-  keep: unknown = null,
-  data: ArrayBufferView | readonly ArrayBufferView[] | null = null,
-  path: string | undefined = undefined,
-  transform: ((res: number) => unknown) | null = NO_TRANSFORM,
-): OpRequest {
-  return {
-    spec,
-    fd,
-    addr,
-    len,
-    off,
-    opFlags,
-    bufIndex,
-    keep,
-    data,
-    path,
-    transform,
-  };
-}
-
-function row<Args extends unknown[]>(
-  opcode: number,
-  name: string,
-  since: string,
-  traits: { attributes?: boolean; writesMemory?: boolean },
-  encode: (spec: OpSpec, ...args: Args) => OpRequest,
-  blocking: ((req: OpRequest) => BlockingCall) | null,
-): OpRow<Args> {
-  const spec = {
-    opcode,
-    name,
-    since,
-    attributes: traits.attributes ?? false,
-    writesMemory: traits.writesMemory ?? false,
-    blocking,
-    encode: (...args: Args) => encode(spec, ...args),
-  };
-  return Object.freeze(spec);
-}
-
-// ------------------------------------------------------- shared encoders
-
-/** Traits of the writes: they carry attributes; the kernel reads memory. */
-const WRITE = { attributes: true } as const;
-
-/** read / write: one buffer at `offset`. */
-function dataRequest(
-  spec: OpSpec,
-  fd: number,
-  buf: ArrayBufferView,
-  offset: Offset,
-): OpRequest {
-  return bufferRequest(spec, fd, buf, offset, -1, false);
-}
-
-/** read_fixed / write_fixed: one buffer inside registered buffer `bufIndex`. */
-function fixedRequest(
-  spec: OpSpec,
-  fd: number,
-  buf: ArrayBufferView,
-  offset: Offset,
-  bufIndex: number,
-): OpRequest {
-  return bufferRequest(spec, fd, buf, offset, bufIndex, true);
-}
-
-function bufferRequest(
-  spec: OpSpec,
-  fd: number,
-  buf: ArrayBufferView,
-  offset: Offset,
-  bufIndex: number,
-  fixed: boolean,
-): OpRequest {
-  checkFd(fd);
-  checkBuffer(buf, "buf");
-  const off = checkOffset(offset);
-  if (fixed) checkInteger(bufIndex, "bufIndex", 0, 0xffff);
-  return request(
-    spec,
-    fd,
-    cachedAddress(buf),
-    buf.byteLength,
-    off,
-    0,
-    bufIndex,
-    buf,
-    buf,
-  );
-}
-
-/** readv / writev: the iovec array and the buffers it points at, snapshotted. */
-function vectoredRequest(
-  spec: OpSpec,
-  fd: number,
-  buffers: readonly ArrayBufferView[],
-  offset: number | bigint,
-): OpRequest {
-  checkFd(fd);
-  const list = snapshotBuffers(buffers);
-  const iovecs = iovecsOf(list);
-  const off = checkOffset(offset);
-  return request(
-    spec,
-    fd,
-    cachedAddress(iovecs),
-    list.length,
-    off,
-    0,
-    -1,
-    // The kernel copies the iovec array when it takes the SQE; the buffers
-    // it points at must live until the completion.
-    [iovecs, list],
-    list,
-  );
-}
-
-/** openat's result is a descriptor number that may have named another file. */
-function forgetOpenedFd(fd: number): number {
-  forgetFd(fd);
-  return fd;
-}
-
-const pread = (r: OpRequest): BlockingCall => [
-  "pread",
-  [r.fd, r.addr, r.len, r.off],
-];
-const pwrite = (r: OpRequest): BlockingCall => [
-  "pwrite",
-  [r.fd, r.addr, r.len, r.off],
-];
 
 // ----------------------------------------------------------------- table
 
