@@ -16,8 +16,8 @@ import {
   O_WRONLY,
 } from "../structs/constants.ts";
 import { alignedBuffer } from "../sys/memory.ts";
-import { writeFully } from "./blocks.ts";
-import { openThroughRing, requireRegularFile } from "./files.ts";
+import { writeFull } from "../ring/full_io.ts";
+import { failureNaming, openThroughRing, requireRegularFile } from "./files.ts";
 import { Progress } from "./progress.ts";
 import { withRing } from "./ring_scope.ts";
 
@@ -84,13 +84,13 @@ export async function writeTestFile(
       for (let offset = 0, i = 0; offset < size; offset += blockSize, i++) {
         const buf = buffers[i & 1];
         fillRandom(buf, seed + i);
-        await writeFully(
+        await writeFull(
           ring,
           fd,
           buf.subarray(0, Math.min(blockSize, size - offset)),
           offset,
           undefined,
-          path,
+          failureNaming(path, "writing"),
         );
         progress.update(offset);
       }

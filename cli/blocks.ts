@@ -7,8 +7,9 @@
  */
 import type { Ring } from "../ring/ring.ts";
 import { alignedBuffer } from "../sys/memory.ts";
+import { readFull } from "../ring/full_io.ts";
 import { EnvironmentError } from "./errors.ts";
-import { ioFailure } from "./files.ts";
+import { failureNaming } from "./files.ts";
 
 /**
  * One block of the file, as handed to the callback of
@@ -68,83 +69,6 @@ export interface StreamOptions<T> {
 }
 
 /**
- * Reads `buf` fully at `offset`, looping over short reads; returns the
- * bytes read (fewer only at end of file). With `name`, a failed read
- * becomes one line naming the file and the byte offset.
- *
- * @example
- * ```ts
- * import { Ring } from "../ring/ring.ts";
- * import { openFd } from "../sys/fd.ts";
- * import { readFully } from "./blocks.ts";
- * await using ring = new Ring();
- * await readFully(ring, openFd("/etc/hostname", 0), new Uint8Array(4), 0);
- * ```
- */
-export async function readFully(
-  ring: Ring,
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  options?: object,
-  name?: string,
-): Promise<number> {
-  let done = 0;
-  while (done < buf.length) {
-    let n: number;
-    try {
-      n = await ring.read(fd, buf.subarray(done), offset + done, options);
-    } catch (error) {
-      if (name === undefined) throw error;
-      throw ioFailure(name, "reading", offset + done, error);
-    }
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
-}
-
-/**
- * Writes all of `buf` at `offset`, looping over short writes. With
- * `name`, a failed write becomes one line naming the file and the byte
- * offset.
- *
- * @example
- * ```ts
- * import { Ring } from "../ring/ring.ts";
- * import { openFd } from "../sys/fd.ts";
- * import { writeFully } from "./blocks.ts";
- * await using ring = new Ring();
- * await writeFully(ring, openFd("/dev/shm/uring-wf", 0o102), new Uint8Array(4), 0);
- * ```
- */
-export async function writeFully(
-  ring: Ring,
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  options?: object,
-  name?: string,
-): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    let n: number;
-    try {
-      n = await ring.write(fd, buf.subarray(done), offset + done, options);
-    } catch (error) {
-      if (name === undefined) throw error;
-      throw ioFailure(name, "writing", offset + done, error);
-    }
-    if (n === 0) {
-      throw new EnvironmentError(
-        `${name ?? "write"}: wrote nothing at byte ${offset + done}`,
-      );
-    }
-    done += n;
-  }
-}
-
-/**
  * Reads `size` bytes of `fd` in blocks of `blockSize`, `depth` reads in
  * flight, and calls `onBlock` for each block in file order. The next read
  * into a buffer starts only after `onBlock` for its previous block is done.
@@ -186,13 +110,13 @@ export async function streamBlocks<T = void>(
     const readOpts = options.readOptions?.(start + offset, padded);
     // Device reads must be whole intervals; file reads stop at the data.
     const target = readOpts ? buf : buf.subarray(0, length);
-    const reading = readFully(
+    const reading = readFull(
       ring,
       fd,
       target,
       start + offset,
       readOpts,
-      options.name,
+      failureNaming(options.name, "reading"),
     );
     const companion = options.companion?.(index, start + offset, length);
     queue.push(

@@ -7,6 +7,7 @@
  * @module
  */
 import type { Ring } from "../ring/ring.ts";
+import type { TransferFailure } from "../ring/full_io.ts";
 import { UringError } from "../sys/errors.ts";
 import { statxPath } from "../sys/stat.ts";
 import type { Statx } from "../structs/statx.ts";
@@ -75,6 +76,31 @@ export function ioFailure(
   return new EnvironmentError(
     `${describeFailure(path, error)} (${action} at byte ${offset})`,
   );
+}
+
+/**
+ * The `failed` argument of `readFull` / `writeFull` for `path`: a failed
+ * transfer becomes {@linkcode ioFailure}'s one line with the path, the
+ * action and the byte offset. Without a path, undefined: the error comes
+ * through as it is.
+ *
+ * @example
+ * ```ts
+ * import { Ring } from "../ring/ring.ts";
+ * import { readFull } from "../ring/full_io.ts";
+ * import { openFd } from "../sys/fd.ts";
+ * import { failureNaming } from "./files.ts";
+ * await using ring = new Ring();
+ * const fd = openFd("/etc/hostname", 0);
+ * await readFull(ring, fd, new Uint8Array(4), 0, undefined, failureNaming("/etc/hostname", "reading"));
+ * ```
+ */
+export function failureNaming(
+  path: string | undefined,
+  action: "reading" | "writing",
+): TransferFailure | undefined {
+  if (path === undefined) return undefined;
+  return (error, offset) => ioFailure(path, action, offset, error);
 }
 
 /**

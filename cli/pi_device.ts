@@ -27,7 +27,7 @@ import {
 import { UringError } from "../sys/errors.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import type { OptionSpec, ParsedArgs } from "./args.ts";
-import { readFully } from "./blocks.ts";
+import { readFull } from "../ring/full_io.ts";
 import { EnvironmentError, oneLine, UsageError } from "./errors.ts";
 import { requireBlockDevice } from "./files.ts";
 import { formatTable, hex } from "./output.ts";
@@ -270,7 +270,7 @@ export async function diagnoseRead(
   try {
     const data = alignedBuffer(length);
     const meta = alignedBuffer(metaLength(device.target, length));
-    await readFully(
+    await readFull(
       ring,
       fd,
       data,

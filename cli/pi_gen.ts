@@ -11,11 +11,12 @@ import { lstatSync } from "node:fs";
 import { generatePi, type PiGuard } from "../pi/mod.ts";
 import { O_RDONLY } from "../structs/constants.ts";
 import type { ParsedArgs } from "./args.ts";
-import { streamBlocks, writeFully } from "./blocks.ts";
+import { streamBlocks } from "./blocks.ts";
+import { writeFull } from "../ring/full_io.ts";
 import type { Command } from "./command.ts";
 import { AtomicOutput, removeStaleTemporaries } from "./atomic_output.ts";
 import { EXIT_OK, UsageError } from "./errors.ts";
-import { openThroughRing, requireRegularFile } from "./files.ts";
+import { failureNaming, openThroughRing, requireRegularFile } from "./files.ts";
 import { formatBytes, formatRate, toJson, writeOut } from "./output.ts";
 import {
   checkInterval,
@@ -159,11 +160,16 @@ export async function generateSidecar(
     let failure: { error: unknown } | undefined;
     const write = (bytes: Uint8Array, at: number) => {
       pending.push(
-        writeFully(ring, output!.fd, bytes, at, undefined, out).catch(
-          (error) => {
-            failure ??= { error };
-          },
-        ),
+        writeFull(
+          ring,
+          output!.fd,
+          bytes,
+          at,
+          undefined,
+          failureNaming(out, "writing"),
+        ).catch((error) => {
+          failure ??= { error };
+        }),
       );
     };
     const settle = async () => {

@@ -17,10 +17,11 @@ import {
 import { UringError } from "../sys/errors.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import type { ParsedArgs } from "./args.ts";
-import { streamBlocks, writeFully } from "./blocks.ts";
+import { streamBlocks } from "./blocks.ts";
+import { writeFull } from "../ring/full_io.ts";
 import type { Command } from "./command.ts";
 import { EXIT_INTEGRITY, EXIT_OK, UsageError } from "./errors.ts";
-import { openThroughRing } from "./files.ts";
+import { failureNaming, openThroughRing } from "./files.ts";
 import { formatBytes, formatRate, toJson, writeOut } from "./output.ts";
 import {
   DEFAULT_BLOCK_SIZE,
@@ -122,13 +123,13 @@ the read stops there), 2 usage or environment error.`,
         : -1;
       try {
         if (piOut >= 0) {
-          await writeFully(
+          await writeFull(
             ring,
             piOut,
             encodeSidecarHeader(header),
             0,
             undefined,
-            sidecarPath,
+            failureNaming(sidecarPath, "writing"),
           );
         }
         const progress = new Progress(`pi read ${device.path}`, length);
@@ -152,23 +153,23 @@ the read stops there), 2 usage or environment error.`,
         }, async (block) => {
           const meta = metas.get(block.offset)!;
           metas.delete(block.offset);
-          await writeFully(
+          await writeFull(
             ring,
             out,
             block.data.subarray(0, block.length),
             block.offset - offset,
             undefined,
-            to,
+            failureNaming(to, "writing"),
           );
           if (piOut >= 0) {
-            await writeFully(
+            await writeFull(
               ring,
               piOut,
               meta,
               SIDECAR_HEADER_SIZE +
                 ((block.offset - offset) / t.interval) * t.tupleSize,
               undefined,
-              sidecarPath,
+              failureNaming(sidecarPath, "writing"),
             );
           }
           progress.update(block.offset - offset + block.length);

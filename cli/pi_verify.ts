@@ -9,10 +9,11 @@
 import { type PiError, verifyPi } from "../pi/mod.ts";
 import { O_RDONLY } from "../structs/constants.ts";
 import type { ParsedArgs } from "./args.ts";
-import { readFully, streamBlocks } from "./blocks.ts";
+import { streamBlocks } from "./blocks.ts";
+import { readFull } from "../ring/full_io.ts";
 import type { Command } from "./command.ts";
 import { EXIT_INTEGRITY, EXIT_OK } from "./errors.ts";
-import { openThroughRing, requireRegularFile } from "./files.ts";
+import { failureNaming, openThroughRing, requireRegularFile } from "./files.ts";
 import {
   formatBytes,
   formatRate,
@@ -197,13 +198,13 @@ export async function verifySidecar(
     let fd = -1;
     try {
       const headerBytes = new Uint8Array(SIDECAR_HEADER_SIZE);
-      const got = await readFully(
+      const got = await readFull(
         ring,
         piFd,
         headerBytes,
         0,
         undefined,
-        sidecar,
+        failureNaming(sidecar, "reading"),
       );
       const header = decodeSidecarHeader(headerBytes.subarray(0, got), sidecar);
       if (sidecarSize !== sidecarLength(header)) {
@@ -244,13 +245,13 @@ export async function verifySidecar(
             Math.ceil(length / interval) * tupleSize,
           );
           const at = SIDECAR_HEADER_SIZE + (offset / interval) * tupleSize;
-          const n = await readFully(
+          const n = await readFull(
             ring,
             piFd,
             tuples,
             at,
             undefined,
-            sidecar,
+            failureNaming(sidecar, "reading"),
           );
           if (n !== tuples.length) {
             throw new SidecarError(

@@ -12,7 +12,8 @@ import { O_DIRECT, O_RDONLY, O_WRONLY } from "../structs/constants.ts";
 import { UringError } from "../sys/errors.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import type { ParsedArgs } from "./args.ts";
-import { readFully, streamBlocks, writeFully } from "./blocks.ts";
+import { streamBlocks } from "./blocks.ts";
+import { readFull, writeFull } from "../ring/full_io.ts";
 import type { Command } from "./command.ts";
 import {
   EnvironmentError,
@@ -21,7 +22,7 @@ import {
   oneLine,
   UsageError,
 } from "./errors.ts";
-import { openThroughRing, requireRegularFile } from "./files.ts";
+import { failureNaming, openThroughRing, requireRegularFile } from "./files.ts";
 import { formatBytes, formatRate, toJson, writeOut } from "./output.ts";
 import {
   DEFAULT_BLOCK_SIZE,
@@ -176,13 +177,13 @@ Exit codes: 0 written, 1 the device rejected intervals, 2 usage or environment e
             const meta = alignedBuffer(
               Math.ceil(length / t.interval) * t.metadataSize,
             );
-            await readFully(
+            await readFull(
               ring,
               piFd,
               meta,
               SIDECAR_HEADER_SIZE + (at / t.interval) * t.metadataSize,
               undefined,
-              piPath,
+              failureNaming(piPath, "reading"),
             );
             return meta;
           },
@@ -194,13 +195,13 @@ Exit codes: 0 written, 1 the device rejected intervals, 2 usage or environment e
             generatePi(block.data, meta, { ...piFormatOf(t, at), appTag });
           }
           try {
-            await writeFully(
+            await writeFull(
               ring,
               dev,
               block.data,
               at,
               piOption(device, at, meta, check, appTag),
-              device.path,
+              failureNaming(device.path, "writing"),
             );
           } catch (error) {
             if (!(error instanceof UringError) || error.code !== "EILSEQ") {

@@ -7,7 +7,7 @@
 import { O_DIRECT, O_RDONLY } from "../structs/constants.ts";
 import { alignedBuffer } from "../sys/memory.ts";
 import type { ParsedArgs } from "./args.ts";
-import { readFully } from "./blocks.ts";
+import { readFull } from "../ring/full_io.ts";
 import type { Command } from "./command.ts";
 import { EXIT_INTEGRITY, EXIT_OK } from "./errors.ts";
 import { openThroughRing } from "./files.ts";
@@ -83,7 +83,7 @@ async function scrubDevice(
           const view = data.subarray(0, size);
           const metaView = meta.subarray(0, metaLength(device.target, size));
           try {
-            await readFully(
+            await readFull(
               ring,
               fd,
               view,

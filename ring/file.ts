@@ -10,7 +10,8 @@ import type { OpOptions } from "./ring.ts";
 import type { Statx } from "../structs/statx.ts";
 import { checkOffset, checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
-import { openPath, readFull, writeFull } from "./fs.ts";
+import { openPath } from "./fs.ts";
+import { readFull, writeFull } from "./full_io.ts";
 import {
   byteSink,
   byteStream,

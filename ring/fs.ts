@@ -10,10 +10,11 @@
  * @module
  */
 import type { Ring } from "./ring.ts";
-import type { DataOpOptions, OpOptions } from "./ring.ts";
+import type { OpOptions } from "./ring.ts";
 import { UringError } from "./errors.ts";
 import { checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
+import { readFull, writeFull } from "./full_io.ts";
 import {
   releaseIoBuffer,
   takeIoBuffer,
@@ -32,7 +33,7 @@ import {
   STATX_SIZE,
   STATX_TYPE,
 } from "../structs/constants.ts";
-import { EISDIR, ENOSPC } from "../structs/errno.ts";
+import { EISDIR } from "../structs/errno.ts";
 import { statxFd } from "../sys/stat.ts";
 import { closeFd } from "../sys/fd.ts";
 import { truncateFd } from "../sys/truncate.ts";
@@ -176,7 +177,8 @@ export async function openPath(
  *
  * @example
  * ```ts
- * import { closingAfter, openPath, readFull } from "./fs.ts";
+ * import { closingAfter, openPath } from "./fs.ts";
+ * import { readFull } from "./full_io.ts";
  * import { defaultRing } from "./default_ring.ts";
  * const ring = defaultRing();
  * const fd = await openPath(ring, "/etc/hostname", 0, 0, undefined);
@@ -207,74 +209,6 @@ function closeQuietly(fd: number): void {
     closeFd(fd);
   } catch {
     // The body's error is the one to report.
-  }
-}
-
-/**
- * Reads until `buf` is full or the file ends; resolves to the bytes read
- * (fewer only at the end of the file).
- *
- * @example
- * ```ts
- * import { readFull } from "./fs.ts";
- * import { defaultRing } from "./default_ring.ts";
- * import { openFd } from "../sys/fd.ts";
- * const fd = openFd("/etc/hostname", 0);
- * const n = await readFull(defaultRing(), fd, new Uint8Array(1 << 20), 0);
- * ```
- */
-export async function readFull(
-  ring: Ring,
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  op?: DataOpOptions,
-): Promise<number> {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = await ring.read(
-      fd,
-      done === 0 ? buf : buf.subarray(done),
-      offset + done,
-      op,
-    );
-    if (n === 0) break;
-    done += n;
-  }
-  return done;
-}
-
-/**
- * Writes all of `buf` at `offset` (-1: the file position), retrying short
- * writes; a write that takes nothing is ENOSPC.
- *
- * @example
- * ```ts
- * import { writeFull } from "./fs.ts";
- * import { defaultRing } from "./default_ring.ts";
- * import { openFd } from "../sys/fd.ts";
- * const fd = openFd("/dev/shm/uring-write-full", 0o102); // O_RDWR | O_CREAT
- * await writeFull(defaultRing(), fd, new Uint8Array(4096), 0, undefined);
- * ```
- */
-export async function writeFull(
-  ring: Ring,
-  fd: number,
-  buf: Uint8Array,
-  offset: number,
-  op: OpOptions | undefined,
-): Promise<void> {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const n = await ring.write(
-      fd,
-      done === 0 ? buf : buf.subarray(done),
-      offset < 0 ? -1 : offset + done,
-      op,
-    );
-    // A regular file that takes no bytes and reports no error is full.
-    if (n === 0) throw new UringError(ENOSPC, { op: "write", fd });
-    done += n;
   }
 }
 
