@@ -126,6 +126,14 @@ export const BLOCKING_IO_SYMBOLS = {
   fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: { args: ["i32", "i64"], result: "i32" },
+  /**
+   * ssize_t copy_file_range(int fd_in, off64_t *off_in, int fd_out,
+   * off64_t *off_out, size_t len, unsigned int flags)
+   */
+  copy_file_range: {
+    args: ["i32", "address", "i32", "address", "u64", "u32"],
+    result: "i64",
+  },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout): waits for the fd or a cancel */
   poll: { args: ["address", "u64", "i32"], result: "i32" },
   /** preadv2/pwritev2 with RWF_NOWAIT: a pipe or socket read that cannot block */

@@ -439,13 +439,15 @@ test("a closed File refuses further calls with TypeError", async () => {
 
 // ---------------------------------------------------------------- ENOSPC
 
-/** A 256 KiB tmpfs of this test's own; the caller must unmount it. */
-function mountSmallTmpfs(): { dir: string; unmount: () => void } | string {
+/** A tmpfs of `size` (256 KiB) of this test's own; the caller must unmount it. */
+function mountSmallTmpfs(
+  size = "256k",
+): { dir: string; unmount: () => void } | string {
   const mnt = path("tmpfs");
   mkdirSync(mnt);
   const r = spawnSync(
     "mount",
-    ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt],
+    ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt],
     { encoding: "utf8" },
   );
   if (r.status !== 0) {
@@ -489,6 +491,55 @@ test("ENOSPC on a small tmpfs rejects with UringError and leaks no fd", async (t
   } finally {
     mounted.unmount();
   }
+});
+
+test("copyFile in the kernel: ENOSPC within one tmpfs, and a copy across file systems", async (t) => {
+  const mounted = mountSmallTmpfs("3m");
+  if (typeof mounted === "string") {
+    t.skip(mounted);
+    return;
+  }
+  try {
+    // Large enough for copy_file_range, which tmpfs serves within itself
+    // until the second copy no longer fits.
+    const data = tiled(2 << 20, 11);
+    const src = join(mounted.dir, "src");
+    writeFileSync(src, data);
+    await rejectsWithoutLeak(
+      "ENOSPC",
+      () => copyFile(src, join(mounted.dir, "c")),
+    );
+    rmSync(join(mounted.dir, "c"));
+    const before = openFds();
+    // tmpfs -> ext4 over a longer file that must be cut, then ext4 ->
+    // tmpfs: EXDEV on recent kernels, then the ring's loop.
+    const back = path("cross-back");
+    writeFileSync(back, pattern(5 << 20, 4));
+    await copyFile(src, back);
+    assert.deepEqual(new Uint8Array(readFileSync(back)), data);
+    rmSync(src);
+    const into = join(mounted.dir, "cross");
+    writeFileSync(into, pattern(64 << 10, 3));
+    await copyFile(back, into);
+    assert.deepEqual(new Uint8Array(readFileSync(into)), data);
+    assert.equal(openFds(), before);
+  } finally {
+    mounted.unmount();
+  }
+});
+
+test("an aborted copyFile rejects with the reason and closes both files", async () => {
+  const src = path("abort-src");
+  writeFileSync(src, tiled(8 << 20, 12));
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  controller.abort(reason);
+  const before = openFds();
+  await assert.rejects(
+    () => copyFile(src, path("abort-dst"), { signal: controller.signal }),
+    (e) => e === reason,
+  );
+  assert.equal(openFds(), before);
 });
 
 test("a program that uses the default ring and never closes it exits on its own", () => {
