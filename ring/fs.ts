@@ -23,7 +23,6 @@ import {
   O_APPEND,
   O_CREAT,
   O_RDONLY,
-  O_TRUNC,
   O_WRONLY,
   S_IFDIR,
   S_IFMT,
@@ -350,7 +349,7 @@ export async function readFile(
   const { ring, op } = resolveOptions(options, FS_OPTION_NAMES, "readFile");
   const fd = await openPath(ring, path, O_RDONLY, 0, op);
   // Not closingAfter: one async layer less per call (4 KiB files are a
-  // few microseconds each; see readWhole). A read-only fd is closed
+  // few microseconds each; see readSized). A read-only fd is closed
   // with close(2) on the JS thread (see closingAfter).
   let bytes: Uint8Array;
   try {
@@ -383,18 +382,17 @@ function readOpenFile(
   // Every byte is written by the reads below before `out` is returned; a
   // short file is returned as a copy of what was read.
   const out = uninitializedBytes(size);
-  return size <= READ_CHUNK
-    ? readWhole(ring, fd, out, op)
-    : readLarge(ring, fd, out, op);
+  return readSized(ring, fd, out, op);
 }
 
 /**
- * A file of up to one request: one read of all of it and a one-byte read
- * past its end, submitted together (a cached file completes both during
- * the submit). The probe finding a byte means the file grew since the
- * statx: it is read on to its end.
+ * Reads a file of known size into `out`: one request for a file of up to
+ * READ_CHUNK bytes (cached data completes during the submit), else 64 MiB
+ * requests two at a time; with them, in the same submission, a one-byte
+ * read past the expected end. The probe finding a byte means the file
+ * grew since the statx: it is read on to its end.
  */
-async function readWhole(
+async function readSized(
   ring: Ring,
   fd: number,
   out: Uint8Array,
@@ -403,45 +401,18 @@ async function readWhole(
   const size = out.byteLength;
   const probe = new Uint8Array(1);
   let [got, extra] = await Promise.all([
-    ring.read(fd, out, 0, op),
+    size <= READ_CHUNK
+      ? ring.read(fd, out, 0, op)
+      : readRange(ring, fd, out, op),
     ring.read(fd, probe, size, op),
   ]);
   if (got < size) {
-    // A short read: go on from there until the end of the file.
+    // A short read, or the file shrank: on to the end of the file.
     got += await readFull(ring, fd, out.subarray(got), got, op);
     if (got < size) return out.slice(0, got);
     extra = await ring.read(fd, probe, size, op);
   }
-  return extra === 0 ? out : readOnFrom(ring, fd, out, op);
-}
-
-/** A file larger than one request: 64 MiB requests, two in flight. */
-async function readLarge(
-  ring: Ring,
-  fd: number,
-  out: Uint8Array,
-  op: OpOptions | undefined,
-): Promise<Uint8Array> {
-  const size = out.byteLength;
-  // One byte past the expected end, in the same batch: if it is there
-  // the file grew since the statx and is read on to its end.
-  const probe = new Uint8Array(1);
-  const [got, extra] = await Promise.all([
-    readRange(ring, fd, out, op),
-    ring.read(fd, probe, size, op),
-  ]);
-  if (got < size) return out.slice(0, got);
-  return extra === 0 ? out : readOnFrom(ring, fd, out, op);
-}
-
-/** `out` was read whole and the file goes on: reads the rest. */
-function readOnFrom(
-  ring: Ring,
-  fd: number,
-  out: Uint8Array,
-  op: OpOptions | undefined,
-): Promise<Uint8Array> {
-  const size = out.byteLength;
+  if (extra === 0) return out;
   const grown = new Uint8Array(size * 2 + UNKNOWN_SIZE_CHUNK);
   grown.set(out);
   return readToEnd(ring, fd, grown, size, op);
@@ -510,6 +481,9 @@ function bytesOf(data: FileData): Uint8Array {
   );
 }
 
+/** writeFile allocates the blocks of a file this large in one fallocate first. */
+const FALLOCATE_MIN = 1 << 20;
+
 /** Appends go out in pieces this large, one after another (order matters). */
 const APPEND_CHUNK = 64 << 20;
 
@@ -549,8 +523,9 @@ export async function writeFile(
       `writeFile option mode must be an integer from 0 to 0o7777, got ${mode}`,
     );
   }
-  const flags = O_WRONLY | (create ? O_CREAT : 0) |
-    (append ? O_APPEND : O_TRUNC);
+  // Not O_TRUNC: a replaced file is written over and cut to length last
+  // (see below).
+  const flags = O_WRONLY | (create ? O_CREAT : 0) | (append ? O_APPEND : 0);
   const fd = await openPath(ring, path, flags, mode, op);
   await closingAfter(ring, fd, false, async () => {
     if (append) {
@@ -564,6 +539,19 @@ export async function writeFile(
         );
       }
       return;
+    }
+    // A regular file is written over in place and then cut to the new
+    // length, as Bun's node:fs writeFile does: an existing file keeps its
+    // blocks and cached pages, where O_TRUNC would free them all and
+    // allocate anew (256 MiB over an existing file on ext4, Bun: 233-286
+    // ms with O_TRUNC, 54-109 ms this way with the fallocate). Large
+    // files get their blocks in one fallocate first; its errors are left
+    // to the writes to meet (EOPNOTSUPP is common, ENOSPC is reported by
+    // the write that runs out).
+    const regular = fileType(statxFd(fd, STATX_TYPE).mode) === S_IFREG;
+    // (O_TRUNC does nothing to other files: a device, a FIFO.)
+    if (regular && bytes.byteLength >= FALLOCATE_MIN) {
+      await ring.fallocate(fd, 0, 0, bytes.byteLength, op).catch(() => {});
     }
     const chunks = Math.ceil(bytes.byteLength / WRITE_CHUNK);
     await inFlight(
@@ -580,6 +568,7 @@ export async function writeFile(
         );
       },
     );
+    if (regular) truncateFd(fd, bytes.byteLength);
   });
 }
 

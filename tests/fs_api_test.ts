@@ -120,8 +120,13 @@ test("writeFile replaces, appends, creates with mode, and refuses to create when
   await writeFile(p, data, { mode: 0o600 });
   assert.deepEqual(new Uint8Array(readFileSync(p)), data);
   assert.equal(statSync(p).mode & 0o777, 0o600);
+  // Over a longer file, in place: the tail must go.
+  const shorter = pattern((1 << 20) + 3, 4);
+  await writeFile(p, shorter);
+  assert.deepEqual(new Uint8Array(readFileSync(p)), shorter);
   await writeFile(p, "short");
   assert.equal(readFileSync(p, "utf8"), "short");
+  await writeFile("/dev/null", data); // not a regular file: nothing to cut
   await writeFile(p, " and more", { append: true });
   await writeFile(p, new Uint16Array([0x4241]), { append: true });
   assert.equal(readFileSync(p, "utf8"), "short and moreAB");
