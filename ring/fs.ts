@@ -27,14 +27,12 @@ import {
   S_IFDIR,
   S_IFMT,
   S_IFREG,
-  STATX_MODE,
-  STATX_SIZE,
-  STATX_TYPE,
 } from "../structs/constants.ts";
 import { EISDIR, ENOSPC } from "../structs/errno.ts";
 import { statxFd } from "../sys/stat.ts";
 import { closeFd } from "../sys/fd.ts";
 import { truncateFd } from "../sys/truncate.ts";
+import { openCachedReadOnly, readCached, typeAndSize } from "../sys/cached.ts";
 import { copyFileRange } from "../ffi/mod.ts";
 
 /**
@@ -68,8 +66,13 @@ const COPY_IN_FLIGHT = 8;
 const COPY_RANGE_MIN = 1 << 20;
 const COPY_RANGE_CHUNK = 64 << 20;
 
-/** What the helpers ask statx for: the type, the permission bits and the size. */
-const STATX_SIZE_AND_TYPE = STATX_TYPE | STATX_MODE | STATX_SIZE;
+/**
+ * readFile of a file up to this size first tries to read it from the page
+ * cache on the JS thread (sys/cached.ts), the way a ring read of cached
+ * data completes inside the submit; larger ones go through the ring as
+ * before (what costs there is faulting in the fresh result memory).
+ */
+const CACHED_READ_MAX = 1 << 20;
 
 /** Files of unknown size (procfs, pipes) are read in chunks of this size first. */
 const UNKNOWN_SIZE_CHUNK = 64 * 1024;
@@ -347,13 +350,18 @@ export async function readFile(
 ): Promise<Uint8Array> {
   checkPath(path, "path", "readFile");
   const { ring, op } = resolveOptions(options, FS_OPTION_NAMES, "readFile");
-  const fd = await openPath(ring, path, O_RDONLY, 0, op);
+  op?.signal?.throwIfAborted();
+  // A path in the dentry cache opens on the JS thread, as io_uring's own
+  // first attempt would inside the submit (sys/cached.ts); else the ring.
+  let fd = openCachedReadOnly(path);
+  if (fd < 0) fd = await openPath(ring, path, O_RDONLY, 0, op);
   // Not closingAfter: one async layer less per call (4 KiB files are a
   // few microseconds each; see readSized). A read-only fd is closed
   // with close(2) on the JS thread (see closingAfter).
   let bytes: Uint8Array;
   try {
-    bytes = await readOpenFile(ring, fd, path, op);
+    const read = readOpenFile(ring, fd, path, op);
+    bytes = read instanceof Uint8Array ? read : await read;
   } catch (error) {
     closeQuietly(fd);
     throw error;
@@ -362,26 +370,36 @@ export async function readFile(
   return bytes;
 }
 
-/** The body of {@linkcode readFile}: `fd` is open for reading. */
+/**
+ * The body of {@linkcode readFile}: `fd` is open for reading. Returns the
+ * bytes themselves when they were read without the ring.
+ */
 function readOpenFile(
   ring: Ring,
   fd: number,
   path: string,
   op: OpOptions | undefined,
-): Promise<Uint8Array> {
+): Uint8Array | Promise<Uint8Array> {
   // statx on the JS thread: it answers from the inode in about a
   // microsecond, where IORING_OP_STATX always goes through an io-wq
   // thread and a waiter wake-up (4 KiB readFile on Deno: 48 us -> 39 us).
-  const stat = statxFd(fd, STATX_SIZE_AND_TYPE);
-  const type = fileType(stat.mode);
+  const { type, size } = typeAndSize(fd);
   if (type === S_IFDIR) throw new UringError(EISDIR, { op: "read", path });
-  const size = stat.size;
   if (type !== S_IFREG || size === 0) {
     return readToEnd(ring, fd, new Uint8Array(UNKNOWN_SIZE_CHUNK), 0, op);
   }
   // Every byte is written by the reads below before `out` is returned; a
   // short file is returned as a copy of what was read.
   const out = uninitializedBytes(size);
+  if (size <= CACHED_READ_MAX) {
+    // Cached data is copied on the JS thread either way (a cached read
+    // completes inside the submitting io_uring_enter); preadv2 with
+    // RWF_NOWAIT saves the ring's round trip and never waits for a disk.
+    const got = readCached(fd, out);
+    if (got === size) return out;
+    if (got > size) return readOn(ring, fd, out, op);
+    if (got > 0) return readSized(ring, fd, out, op, got);
+  }
   return readSized(ring, fd, out, op);
 }
 
@@ -397,11 +415,14 @@ async function readSized(
   fd: number,
   out: Uint8Array,
   op: OpOptions | undefined,
+  start = 0,
 ): Promise<Uint8Array> {
   const size = out.byteLength;
   const probe = new Uint8Array(1);
   let [got, extra] = await Promise.all([
-    size <= READ_CHUNK
+    start > 0
+      ? Promise.resolve(start) // read before: the rest follows below
+      : size <= READ_CHUNK
       ? ring.read(fd, out, 0, op)
       : readRange(ring, fd, out, op),
     ring.read(fd, probe, size, op),
@@ -412,10 +433,19 @@ async function readSized(
     if (got < size) return out.slice(0, got);
     extra = await ring.read(fd, probe, size, op);
   }
-  if (extra === 0) return out;
-  const grown = new Uint8Array(size * 2 + UNKNOWN_SIZE_CHUNK);
+  return extra === 0 ? out : readOn(ring, fd, out, op);
+}
+
+/** `out` holds the file's first bytes and the file goes on: reads the rest. */
+function readOn(
+  ring: Ring,
+  fd: number,
+  out: Uint8Array,
+  op: OpOptions | undefined,
+): Promise<Uint8Array> {
+  const grown = new Uint8Array(out.byteLength * 2 + UNKNOWN_SIZE_CHUNK);
   grown.set(out);
-  return readToEnd(ring, fd, grown, size, op);
+  return readToEnd(ring, fd, grown, out.byteLength, op);
 }
 
 /** Reads `out.length` bytes from offset 0 in chunks; resolves to the bytes before EOF. */
@@ -548,7 +578,7 @@ export async function writeFile(
     // files get their blocks in one fallocate first; its errors are left
     // to the writes to meet (EOPNOTSUPP is common, ENOSPC is reported by
     // the write that runs out).
-    const regular = fileType(statxFd(fd, STATX_TYPE).mode) === S_IFREG;
+    const regular = typeAndSize(fd).type === S_IFREG;
     // (O_TRUNC does nothing to other files: a device, a FIFO.)
     if (regular && bytes.byteLength >= FALLOCATE_MIN) {
       await ring.fallocate(fd, 0, 0, bytes.byteLength, op).catch(() => {});
