@@ -15,9 +15,10 @@ import { UringError } from "./errors.ts";
 import { checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
 import {
+  dataBuffer,
+  publish,
   releaseIoBuffer,
   takeIoBuffer,
-  uninitializedBytes,
 } from "./io_buffers.ts";
 import {
   O_APPEND,
@@ -367,7 +368,7 @@ export async function readFile(
     throw error;
   }
   closeFd(fd);
-  return bytes;
+  return publish(bytes);
 }
 
 /**
@@ -389,8 +390,9 @@ function readOpenFile(
     return readToEnd(ring, fd, new Uint8Array(UNKNOWN_SIZE_CHUNK), 0, op);
   }
   // Every byte is written by the reads below before `out` is returned; a
-  // short file is returned as a copy of what was read.
-  const out = uninitializedBytes(size);
+  // short file is returned as a copy of what was read. Until readFile
+  // publishes it, the ring reads into it without staging.
+  const out = dataBuffer(size, false);
   if (size <= CACHED_READ_MAX) {
     // Cached data is copied on the JS thread either way (a cached read
     // completes inside the submitting io_uring_enter); preadv2 with

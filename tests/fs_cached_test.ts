@@ -13,7 +13,8 @@ import process from "node:process";
 import { openCachedReadOnly, readCached, typeAndSize } from "../sys/cached.ts";
 import { closeFd, fileStatusFlags } from "../sys/fd.ts";
 import { O_NONBLOCK, S_IFDIR, S_IFIFO, S_IFREG } from "../structs/constants.ts";
-import { readFile, UringError } from "../mod.ts";
+import { openFile, readFile, UringError } from "../mod.ts";
+import { isUnpublished } from "../ring/io_buffers.ts";
 import { pattern } from "./helpers.ts";
 
 let dir = "";
@@ -98,4 +99,22 @@ test("readFile of small files, through the cached path and from a tmpfs", async 
   }
   const e = await readFile(join(dir, "none")).catch((e) => e);
   assert.ok(e instanceof UringError && e.code === "ENOENT");
+});
+
+test("readFile results and stream chunks reach the caller published (staged from then on, like any caller memory)", async () => {
+  for (const size of [100, 3 << 20]) {
+    const p = join(dir, `published-${size}`);
+    const data = pattern(size, 7);
+    writeFileSync(p, data);
+    const bytes = await readFile(p);
+    assert.deepEqual(bytes, data);
+    assert.equal(isUnpublished(bytes), false);
+    const f = await openFile(p);
+    let total = 0;
+    for await (const chunk of f.readable) {
+      assert.equal(isUnpublished(chunk), false);
+      total += chunk.byteLength;
+    }
+    assert.equal(total, size);
+  }
 });
