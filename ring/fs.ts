@@ -3,7 +3,9 @@
  *
  * Each splits large files into requests and keeps several in flight, all
  * issued in the same tick so they reach the kernel in one submission; the
- * sizes and depths below are what measured best (bench/fs.ts). Every file
+ * sizes and depths below are what measured best (bench/fs.ts). Cached
+ * small reads skip the ring (sys/cached.ts) and large copies use
+ * copy_file_range(2) off the JS thread. Every file
  * they open is closed again on every path, errors included. With no `ring` option they
  * use {@linkcode defaultRing}, which keeps nothing running while idle.
  *
@@ -335,7 +337,10 @@ function fileType(mode: number): number {
  *
  * The file is read straight into the result (large files in 64 MiB
  * requests, two in flight); a one-byte read past the end in the same
- * batch notices a file that grew meanwhile.
+ * batch notices a file that grew meanwhile. A path and data already in
+ * the kernel's caches are opened and read on the JS thread without
+ * waiting (io_uring's own first attempt, minus a round trip; see
+ * `sys/cached.ts`), anything else through the ring.
  *
  * @throws {UringError} ENOENT, EACCES, EISDIR, ... (the file is closed again).
  * @example
@@ -522,7 +527,10 @@ const APPEND_CHUNK = 64 << 20;
 /**
  * Writes `data` to `path` through the ring: replaces the contents, or adds
  * to the end with `{ append: true }`. A new file gets `mode` (default
- * 0o644, less the umask); an existing file keeps its permissions.
+ * 0o644, less the umask); an existing file keeps its permissions. A
+ * regular file is replaced by writing over it and cutting it to the new
+ * length (not by truncating first), so if a write fails part of the old
+ * contents may remain after what was written.
  *
  * @throws {UringError} ENOENT (with `create: false`), EACCES, EISDIR,
  * ENOSPC, ... (the file is closed again).
@@ -605,10 +613,13 @@ export async function writeFile(
 }
 
 /**
- * Copies the file `src` to `dst` through the ring, replacing `dst`. Each
- * of 8 lanes reads a chunk into its own buffer and writes it out, so reads
- * and writes overlap. A new `dst` gets the
- * permission bits of `src`.
+ * Copies the file `src` to `dst`, replacing `dst`. A regular file of 1
+ * MiB or more is copied inside the kernel with copy_file_range(2), called
+ * off the JS thread; smaller files, and what copy_file_range cannot do
+ * (across file systems on most kernels, a full disk: the error is then
+ * the ring's), go through the ring, 8 lanes each reading a chunk into its
+ * own buffer and writing it out. An existing `dst` is written over and
+ * cut to the copy's length; a new `dst` gets the permission bits of `src`.
  *
  * @throws {UringError} ENOENT, EACCES, EISDIR, ENOSPC, ... (both files are
  * closed again).
