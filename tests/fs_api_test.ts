@@ -561,6 +561,31 @@ test("a program that uses the default ring and never closes it exits on its own"
   assert.match(r.stdout, /after truncate: 0/);
 });
 
+test("a program whose copyFile went through copy_file_range exits on its own", () => {
+  // Bun makes the call on a pool Worker, Deno on its blocking threads:
+  // neither may hold the process open once the copy is done.
+  const src = path("exit-src");
+  writeFileSync(src, tiled(2 << 20, 13));
+  const script = path("exit.ts");
+  const mod = new URL("../mod.ts", import.meta.url).pathname;
+  writeFileSync(
+    script,
+    `import { copyFile } from ${JSON.stringify(mod)};\n` +
+      `await copyFile(${JSON.stringify(src)}, ${
+        JSON.stringify(path("exit-dst"))
+      });\nconsole.log("copied");\n`,
+  );
+  const isDeno = "Deno" in globalThis;
+  const r = spawnSync(
+    process.execPath,
+    [...(isDeno ? ["run", "-A"] : []), script],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(r.signal, null, "killed: the process did not exit by itself");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /copied/);
+});
+
 test("the default ring is one ring, reused", () => {
   assert.equal(defaultRing(), defaultRing());
 });
