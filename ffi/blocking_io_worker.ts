@@ -155,6 +155,9 @@ function plain(op: BlockingOp, a: readonly number[]): number {
       return lib.fallocate(...a);
     case "ftruncate":
       return lib.ftruncate(a[0], a[1]);
+    case "copy_file_range":
+      // From and to the file positions (null offset pointers).
+      return lib.copy_file_range(a[0], 0, a[1], 0, a[2], 0);
   }
 }
 

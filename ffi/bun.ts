@@ -180,4 +180,5 @@ export const runtime: RuntimeFfi = {
   memoryAt,
   pollThread,
   startWorker,
+  copyFileRange: null,
 };

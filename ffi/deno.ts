@@ -110,6 +110,41 @@ function pollThread(): PollThread {
   };
 }
 
+/** libc's copy_file_range as a `nonblocking` symbol, loaded on first use. */
+let copyRangeSymbol:
+  | ((
+    fdIn: number,
+    offIn: bigint,
+    fdOut: number,
+    offOut: bigint,
+    len: bigint,
+    flags: number,
+  ) => Promise<number | bigint>)
+  | undefined;
+
+/**
+ * copy_file_range(2) on one of Deno's blocking-task threads, from and to
+ * the file positions. errno belongs to that thread and cannot be read
+ * here: a failure resolves to -1.
+ */
+async function copyFileRange(
+  fdIn: number,
+  fdOut: number,
+  length: number,
+): Promise<number> {
+  copyRangeSymbol ??= Deno.dlopen("libc.so.6", {
+    copy_file_range: {
+      parameters: ["i32", "usize", "i32", "usize", "usize", "u32"],
+      result: "isize",
+      nonblocking: true,
+    },
+  }).symbols.copy_file_range;
+  const n = Number(
+    await copyRangeSymbol(fdIn, 0n, fdOut, 0n, BigInt(length), 0),
+  );
+  return n < 0 ? -1 : n;
+}
+
 /**
  * Deno Workers cannot be unref'd: an idle one keeps the process alive, so
  * the pool stops its idle workers after a short delay.
@@ -130,4 +165,5 @@ export const runtime: RuntimeFfi = {
   memoryAt,
   pollThread,
   startWorker,
+  copyFileRange,
 };

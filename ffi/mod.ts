@@ -447,3 +447,36 @@ export function blockingIo(threads: number): BlockingIo {
   }
   return new WorkerPool(threads, () => rt.startWorker(WORKER_URL), threadLibc);
 }
+
+/** The pool that makes copy_file_range where the runtime has no off-thread call. */
+let copyPool: BlockingIo | undefined;
+
+/**
+ * copy_file_range(2) of up to `length` bytes from the file position of
+ * `fdIn` to that of `fdOut`, off the JS thread (Deno: a `nonblocking` FFI
+ * call; Bun: a thread of a process-wide blocking-call pool, whose idle
+ * Worker does not hold the process open). Resolves to the bytes copied (0
+ * at the end of `fdIn`), or a negative number when the call failed:
+ * -errno on Bun, -1 on Deno, whose off-thread calls cannot read errno.
+ * Both fds must stay open until the promise settles.
+ *
+ * @example
+ * ```ts
+ * import { copyFileRange } from "./mod.ts";
+ * import { closeFd, openFd } from "../sys/fd.ts";
+ * const from = openFd("/etc/hostname", 0);
+ * const to = openFd("/dev/shm/uring-cfr", 0o1101); // O_WRONLY|O_CREAT|O_TRUNC
+ * const n = await copyFileRange(from, to, 1 << 20);
+ * closeFd(from);
+ * closeFd(to);
+ * ```
+ */
+export function copyFileRange(
+  fdIn: number,
+  fdOut: number,
+  length: number,
+): Promise<number> {
+  if (rt.copyFileRange !== null) return rt.copyFileRange(fdIn, fdOut, length);
+  copyPool ??= blockingIo(1);
+  return copyPool.call("copy_file_range", [fdIn, fdOut, length]);
+}

@@ -56,6 +56,8 @@ export const LIBC_SYMBOLS = {
   close: { args: ["i32"], result: "i32" },
   read: { args: ["i32", "address", "u64"], result: "i64" },
   write: { args: ["i32", "address", "u64"], result: "i64" },
+  /** ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags): RWF_NOWAIT reads of cached data */
+  preadv2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
   pipe2: { args: ["buffer", "i32"], result: "i32" },
   eventfd: { args: ["u32", "i32"], result: "i32" },
   ioctl: { args: ["i32", "u64", "address"], result: "i32" },
@@ -82,8 +84,8 @@ export const LIBC_SYMBOLS = {
   },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout) */
   poll: { args: ["buffer", "u64", "i32"], result: "i32" },
-  /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp) */
-  syscall: { args: ["i64", "i64", "i64", "address"], result: "i64" },
+  /** long syscall(long number, ...): for calls glibc has no wrapper for (seccomp, openat2); unused trailing arguments are passed as 0 */
+  syscall: { args: ["i64", "i64", "i64", "address", "u64"], result: "i64" },
   /** DIR *opendir(const char *name): /proc listings without a runtime permission */
   opendir: { args: ["buffer"], result: "address" },
   /** struct dirent *readdir(DIR *dirp) */
@@ -126,6 +128,14 @@ export const BLOCKING_IO_SYMBOLS = {
   fallocate: { args: ["i32", "i32", "i64", "i64"], result: "i32" },
   /** int ftruncate(int fd, off_t length) */
   ftruncate: { args: ["i32", "i64"], result: "i32" },
+  /**
+   * ssize_t copy_file_range(int fd_in, off64_t *off_in, int fd_out,
+   * off64_t *off_out, size_t len, unsigned int flags)
+   */
+  copy_file_range: {
+    args: ["i32", "address", "i32", "address", "u64", "u32"],
+    result: "i64",
+  },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout): waits for the fd or a cancel */
   poll: { args: ["address", "u64", "i32"], result: "i32" },
   /** preadv2/pwritev2 with RWF_NOWAIT: a pipe or socket read that cannot block */

@@ -120,6 +120,16 @@ export interface RuntimeFfi {
   pollThread(): PollThread;
   /** Starts a module Worker for the blocking-call pool (see `blocking_io.ts`). */
   startWorker(url: URL): PoolWorker;
+  /**
+   * copy_file_range(2) of `length` bytes from the file positions of
+   * `fdIn` to `fdOut`, off the JS thread, where the runtime can make a
+   * libc call on its own threads (Deno: a `nonblocking` FFI call, whose
+   * thread's errno cannot be read, so a failure resolves to -1); null
+   * where it cannot (Bun: the blocking-call pool's Worker makes it).
+   */
+  readonly copyFileRange:
+    | ((fdIn: number, fdOut: number, length: number) => Promise<number>)
+    | null;
 }
 
 /**
@@ -218,7 +228,8 @@ export type BlockingOp =
   | "close"
   | "statx"
   | "fallocate"
-  | "ftruncate";
+  | "ftruncate"
+  | "copy_file_range";
 
 /**
  * Per-call options of {@linkcode BlockingIo.call}.

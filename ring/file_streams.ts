@@ -10,7 +10,7 @@
  * @module
  */
 
-import { dataBuffer } from "./io_buffers.ts";
+import { dataBuffer, publish } from "./io_buffers.ts";
 
 /** Bytes per chunk a file stream reads (and hands out). */
 export const STREAM_CHUNK: number = 1 << 20;
@@ -73,8 +73,9 @@ export class ReadAhead {
       // Uninitialized memory (no zeroing, reused on Bun): a full chunk is
       // all file data; a short one is copied out so the rest never shows.
       const buf = dataBuffer(this.#chunk, this.#direct);
+      // Published once read: from then on the chunk is the consumer's.
       const read = this.#readAt(buf, this.#offset).then((n) =>
-        n === buf.byteLength ? buf : buf.slice(0, n)
+        publish(n === buf.byteLength ? buf : buf.slice(0, n))
       );
       // Marked handled here; the error reaches the consumer through next().
       read.catch(() => {});

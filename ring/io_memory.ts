@@ -41,6 +41,7 @@ import { directIoHint, fdEpoch } from "../sys/fd.ts";
 import { UringError } from "./errors.ts";
 import type { PackedAttributes } from "./attributes.ts";
 import type { OpRequest } from "./ops.ts";
+import { isUnpublished } from "./io_buffers.ts";
 
 /**
  * The memory one request holds from prepare until its completion: the
@@ -188,7 +189,11 @@ export class RequestMemory {
       // The fast path: one owned buffer on a buffered fd.
       const view = data as ArrayBufferView;
       const region = retainIo(view);
-      return region !== null ? region : this.#stageOne(req, view);
+      if (region !== null) return region;
+      // The library's own result memory, not handed out yet: nothing can
+      // pull it from under the kernel, so no staging (io_buffers.ts).
+      if (isUnpublished(view)) return null;
+      return this.#stageOne(req, view);
     }
     return this.#hold(req, data, vectored, attrs);
   }

@@ -120,8 +120,13 @@ test("writeFile replaces, appends, creates with mode, and refuses to create when
   await writeFile(p, data, { mode: 0o600 });
   assert.deepEqual(new Uint8Array(readFileSync(p)), data);
   assert.equal(statSync(p).mode & 0o777, 0o600);
+  // Over a longer file, in place: the tail must go.
+  const shorter = pattern((1 << 20) + 3, 4);
+  await writeFile(p, shorter);
+  assert.deepEqual(new Uint8Array(readFileSync(p)), shorter);
   await writeFile(p, "short");
   assert.equal(readFileSync(p, "utf8"), "short");
+  await writeFile("/dev/null", data); // not a regular file: nothing to cut
   await writeFile(p, " and more", { append: true });
   await writeFile(p, new Uint16Array([0x4241]), { append: true });
   assert.equal(readFileSync(p, "utf8"), "short and moreAB");
@@ -439,13 +444,15 @@ test("a closed File refuses further calls with TypeError", async () => {
 
 // ---------------------------------------------------------------- ENOSPC
 
-/** A 256 KiB tmpfs of this test's own; the caller must unmount it. */
-function mountSmallTmpfs(): { dir: string; unmount: () => void } | string {
+/** A tmpfs of `size` (256 KiB) of this test's own; the caller must unmount it. */
+function mountSmallTmpfs(
+  size = "256k",
+): { dir: string; unmount: () => void } | string {
   const mnt = path("tmpfs");
   mkdirSync(mnt);
   const r = spawnSync(
     "mount",
-    ["-t", "tmpfs", "-o", "size=256k", "tmpfs", mnt],
+    ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", mnt],
     { encoding: "utf8" },
   );
   if (r.status !== 0) {
@@ -491,6 +498,55 @@ test("ENOSPC on a small tmpfs rejects with UringError and leaks no fd", async (t
   }
 });
 
+test("copyFile in the kernel: ENOSPC within one tmpfs, and a copy across file systems", async (t) => {
+  const mounted = mountSmallTmpfs("3m");
+  if (typeof mounted === "string") {
+    t.skip(mounted);
+    return;
+  }
+  try {
+    // Large enough for copy_file_range, which tmpfs serves within itself
+    // until the second copy no longer fits.
+    const data = tiled(2 << 20, 11);
+    const src = join(mounted.dir, "src");
+    writeFileSync(src, data);
+    await rejectsWithoutLeak(
+      "ENOSPC",
+      () => copyFile(src, join(mounted.dir, "c")),
+    );
+    rmSync(join(mounted.dir, "c"));
+    const before = openFds();
+    // tmpfs -> ext4 over a longer file that must be cut, then ext4 ->
+    // tmpfs: EXDEV on recent kernels, then the ring's loop.
+    const back = path("cross-back");
+    writeFileSync(back, pattern(5 << 20, 4));
+    await copyFile(src, back);
+    assert.deepEqual(new Uint8Array(readFileSync(back)), data);
+    rmSync(src);
+    const into = join(mounted.dir, "cross");
+    writeFileSync(into, pattern(64 << 10, 3));
+    await copyFile(back, into);
+    assert.deepEqual(new Uint8Array(readFileSync(into)), data);
+    assert.equal(openFds(), before);
+  } finally {
+    mounted.unmount();
+  }
+});
+
+test("an aborted copyFile rejects with the reason and closes both files", async () => {
+  const src = path("abort-src");
+  writeFileSync(src, tiled(8 << 20, 12));
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  controller.abort(reason);
+  const before = openFds();
+  await assert.rejects(
+    () => copyFile(src, path("abort-dst"), { signal: controller.signal }),
+    (e) => e === reason,
+  );
+  assert.equal(openFds(), before);
+});
+
 test("a program that uses the default ring and never closes it exits on its own", () => {
   // examples/fs.ts leaves the default ring open, as programs do.
   const example = new URL("../examples/fs.ts", import.meta.url).pathname;
@@ -503,6 +559,31 @@ test("a program that uses the default ring and never closes it exits on its own"
   assert.equal(r.signal, null, "killed: the process did not exit by itself");
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /after truncate: 0/);
+});
+
+test("a program whose copyFile went through copy_file_range exits on its own", () => {
+  // Bun makes the call on a pool Worker, Deno on its blocking threads:
+  // neither may hold the process open once the copy is done.
+  const src = path("exit-src");
+  writeFileSync(src, tiled(2 << 20, 13));
+  const script = path("exit.ts");
+  const mod = new URL("../mod.ts", import.meta.url).pathname;
+  writeFileSync(
+    script,
+    `import { copyFile } from ${JSON.stringify(mod)};\n` +
+      `await copyFile(${JSON.stringify(src)}, ${
+        JSON.stringify(path("exit-dst"))
+      });\nconsole.log("copied");\n`,
+  );
+  const isDeno = "Deno" in globalThis;
+  const r = spawnSync(
+    process.execPath,
+    [...(isDeno ? ["run", "-A"] : []), script],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(r.signal, null, "killed: the process did not exit by itself");
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /copied/);
 });
 
 test("the default ring is one ring, reused", () => {

@@ -98,6 +98,7 @@ export function denyIoUringSetup(errnoValue: number): void {
     SECCOMP_SET_MODE_FILTER,
     SECCOMP_FILTER_FLAG_TSYNC,
     addressNumber(fprog),
+    0,
   );
   if (res !== 0) {
     throw new Error(
