@@ -41,13 +41,13 @@ export {
   UringFile,
 } from "./ring/file.ts";
 export {
-  copyFile,
   type FileData,
   type FsOptions,
   readFile,
   writeFile,
   type WriteFileOptions,
 } from "./ring/fs.ts";
+export { copyFile } from "./ring/copy_file.ts";
 export { FfiPermissionError } from "./ffi/permission.ts";
 export {
   RingClosedError,

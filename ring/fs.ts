@@ -1,5 +1,6 @@
 /**
- * The everyday file calls, on a ring: `readFile`, `writeFile`, `copyFile`.
+ * The everyday file calls, on a ring: `readFile`, `writeFile` (and
+ * `copyFile`, in copy_file.ts, over the helpers here).
  *
  * Each splits large files into requests and keeps several in flight, all
  * issued in the same tick so they reach the kernel in one submission; the
@@ -17,12 +18,7 @@ import { UringError } from "./errors.ts";
 import { checkOptions } from "./validate.ts";
 import { defaultRing } from "./default_ring.ts";
 import { readFull, writeFull } from "./full_io.ts";
-import {
-  dataBuffer,
-  publish,
-  releaseIoBuffer,
-  takeIoBuffer,
-} from "./io_buffers.ts";
+import { dataBuffer, publish } from "./io_buffers.ts";
 import {
   O_APPEND,
   O_CREAT,
@@ -33,11 +29,9 @@ import {
   S_IFREG,
 } from "../structs/constants.ts";
 import { EISDIR } from "../structs/errno.ts";
-import { statxFd } from "../sys/stat.ts";
 import { closeFd } from "../sys/fd.ts";
 import { truncateFd } from "../sys/truncate.ts";
 import { openCachedReadOnly, readCached, typeAndSize } from "../sys/cached.ts";
-import { copyFileRange } from "../ffi/mod.ts";
 
 /**
  * readFile: 64 MiB requests, 2 in flight. Reading cached data is a copy
@@ -52,23 +46,6 @@ const READ_IN_FLIGHT = 2;
 /** writeFile: 1 MiB requests, 8 in flight (261 ms for 256 MiB, against 330-650 ms for 4-256 MiB requests). */
 const WRITE_CHUNK = 1 << 20;
 const WRITE_IN_FLIGHT = 8;
-
-/**
- * copyFile: 8 lanes with a 512 KiB buffer each; a chunk is still in the
- * CPU cache when it is written out (256 MiB: 230-290 ms, against 230-390
- * ms with 1 MiB and 250-360 ms with 128-256 KiB buffers).
- */
-const COPY_CHUNK = 512 << 10;
-const COPY_IN_FLIGHT = 8;
-
-/**
- * copyFile of a regular file of at least this size goes through
- * copy_file_range(2) off the JS thread, in calls of COPY_RANGE_CHUNK
- * bytes (an abort is seen between calls); smaller files take the ring's
- * read/write loop, which needs no thread.
- */
-const COPY_RANGE_MIN = 1 << 20;
-const COPY_RANGE_CHUNK = 64 << 20;
 
 /**
  * readFile of a file up to this size first tries to read it from the page
@@ -118,11 +95,12 @@ export interface WriteFileOptions extends FsOptions {
 /** What {@linkcode writeFile} accepts: bytes, or a string written as UTF-8. */
 export type FileData = ArrayBufferView | ArrayBuffer | string;
 
-const FS_OPTION_NAMES = ["ring", "signal"];
+/** The option names every file call takes. */
+export const FS_OPTION_NAMES = ["ring", "signal"];
 const WRITE_OPTION_NAMES = [...FS_OPTION_NAMES, "append", "create", "mode"];
 
 /** The ring and per-request options from the user's options. */
-function resolveOptions(
+export function resolveOptions(
   options: FsOptions | undefined,
   names: readonly string[],
   what: string,
@@ -146,7 +124,12 @@ function resolveOptions(
   };
 }
 
-function checkPath(path: unknown, name: string, what: string): string {
+/** `path` if it is a non-empty string; a TypeError naming `name` if not. */
+export function checkPath(
+  path: unknown,
+  name: string,
+  what: string,
+): string {
   if (typeof path !== "string" || path.length === 0) {
     throw new TypeError(`${what}: ${name} must be a non-empty string`);
   }
@@ -262,7 +245,7 @@ export async function inFlight(
   if (failure !== undefined) throw failure.error;
 }
 
-function fileType(mode: number): number {
+export function fileType(mode: number): number {
   return mode & S_IFMT;
 }
 
@@ -544,140 +527,4 @@ export async function writeFile(
     );
     if (regular) truncateFd(fd, bytes.byteLength);
   });
-}
-
-/**
- * Copies the file `src` to `dst`, replacing `dst`. A regular file of 1
- * MiB or more is copied inside the kernel with copy_file_range(2), called
- * off the JS thread; smaller files, and what copy_file_range cannot do
- * (across file systems on most kernels, a full disk: the error is then
- * the ring's), go through the ring, 8 lanes each reading a chunk into its
- * own buffer and writing it out. An existing `dst` is written over and
- * cut to the copy's length; a new `dst` gets the permission bits of `src`.
- *
- * @throws {UringError} ENOENT, EACCES, EISDIR, ENOSPC, ... (both files are
- * closed again).
- * @example
- * ```ts
- * import { copyFile, writeFile } from "./fs.ts";
- * await writeFile("/dev/shm/uring-src.bin", new Uint8Array(3 << 20));
- * await copyFile("/dev/shm/uring-src.bin", "/dev/shm/uring-dst.bin");
- * ```
- */
-export async function copyFile(
-  src: string,
-  dst: string,
-  options?: FsOptions,
-): Promise<void> {
-  checkPath(src, "src", "copyFile");
-  checkPath(dst, "dst", "copyFile");
-  const { ring, op } = resolveOptions(options, FS_OPTION_NAMES, "copyFile");
-  const from = await openPath(ring, src, O_RDONLY, 0, op);
-  await closingAfter(ring, from, true, async () => {
-    const st = statxFd(from);
-    if (fileType(st.mode) === S_IFDIR) {
-      throw new UringError(EISDIR, { op: "read", path: src });
-    }
-    // Not O_TRUNC: when dst is src under another name, truncating on open
-    // would destroy the data before the check below could see it.
-    const to = await openPath(
-      ring,
-      dst,
-      O_WRONLY | O_CREAT,
-      st.mode & 0o7777,
-      op,
-    );
-    await closingAfter(ring, to, false, async () => {
-      const target = statxFd(to);
-      if (
-        target.ino === st.ino && target.devMajor === st.devMajor &&
-        target.devMinor === st.devMinor
-      ) {
-        return; // the same file: already a copy of itself
-      }
-      // The data goes over what dst held, and dst is cut to the copy's
-      // length last: an existing dst keeps its blocks and cached pages,
-      // where truncating it first would free them and allocate anew
-      // (Bun's copyFile does the same).
-      let end = -1;
-      if (fileType(st.mode) === S_IFREG && st.size >= COPY_RANGE_MIN) {
-        const done = await copyInKernel(from, to, op?.signal);
-        if (done < 0) end = -done - 1; // the whole file, to its end
-        else end = await copyData(ring, from, to, st.size, op, done);
-      } else {
-        end = await copyData(ring, from, to, st.size, op, 0);
-      }
-      truncateFd(to, end);
-    });
-  });
-}
-
-/**
- * Copies from the file position of `from` (0) to that of `to` with
- * copy_file_range(2), which the kernel serves without bringing the data
- * to user space (ext4, xfs and tmpfs copy page cache to page cache; btrfs
- * and xfs may share the extents). Resolves to `-(length + 1)` once it
- * reached the end of `from` after `length` bytes, or to the bytes copied
- * so far when a call failed or the first call copied nothing: EXDEV
- * across file systems, EINVAL where a file system does not do it,
- * ENOSPC, a pseudo-file whose size is a guess. The caller's read/write
- * loop goes on from there and reports the error with its errno, if there
- * is one.
- */
-async function copyInKernel(
-  from: number,
-  to: number,
-  signal: AbortSignal | undefined,
-): Promise<number> {
-  let done = 0;
-  for (;;) {
-    signal?.throwIfAborted();
-    const n = await copyFileRange(from, to, COPY_RANGE_CHUNK);
-    if (n < 0) return done;
-    if (n === 0) return done === 0 ? 0 : -(done + 1);
-    done += n;
-  }
-}
-
-/**
- * The copy loop of {@linkcode copyFile} from byte `start` on (the same
- * offset in both files): lanes run until one meets EOF. Resolves to the
- * offset of that end of file.
- */
-async function copyData(
-  ring: Ring,
-  from: number,
-  to: number,
-  size: number,
-  op: OpOptions | undefined,
-  start = 0,
-): Promise<number> {
-  // One lane more than the chunks the size calls for, so a file that grew
-  // since the statx is still read to its end.
-  const lanes = Math.min(
-    COPY_IN_FLIGHT,
-    Math.ceil(Math.max(0, size - start) / COPY_CHUNK) + 1,
-  );
-  const buffers = Array.from(
-    { length: lanes },
-    () => takeIoBuffer(COPY_CHUNK),
-  );
-  let eof = false;
-  let end = Infinity;
-  try {
-    await inFlight(lanes, () => !eof, async (i, lane) => {
-      const buf = buffers[lane];
-      const at = start + i * COPY_CHUNK;
-      const n = await readFull(ring, from, buf, at, op);
-      if (n < COPY_CHUNK) {
-        eof = true;
-        end = Math.min(end, at + n);
-      }
-      if (n > 0) await writeFull(ring, to, buf.subarray(0, n), at, op);
-    });
-  } finally {
-    // inFlight returns only when no request is in flight.
-    for (const buf of buffers) releaseIoBuffer(buf);
-  }
-  return end;
 }
