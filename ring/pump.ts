@@ -1,10 +1,12 @@
 /**
- * The completion pump of `Ring`: the pending table (slot → request, with
- * a generation per slot), the backlog, batched submits (in chunks for
- * O_DIRECT), the waiter (the realm's shared poll thread, which wakes when
- * the CQ is not empty), the timer marker, deadlines, and the drain at
- * close. It drives the ring's
- * `RingCore` and settles each request's promise from its CQE.
+ * The completion pump of `Ring`: it moves requests from the backlog into
+ * SQEs, submits them in batches (in chunks for O_DIRECT), reaps
+ * completions inline or through the waiter (the realm's shared poll
+ * thread, which wakes when the CQ is not empty), and drains the ring at
+ * close. It drives the ring's `RingCore`; the requests themselves (the
+ * pending table, the backlog, how each promise settles) are kept by
+ * `PendingRequests` (pending.ts), and its event-loop timers are in
+ * pump_timers.ts.
  *
  * One rule keeps the waiter from sleeping through a completion: while it is
  * armed, the JS thread never advances the CQ head, so any completion posted
@@ -15,8 +17,7 @@
 import { cachedAddress, completionWaiter } from "../ffi/mod.ts";
 import type { CompletionWaiter } from "../ffi/mod.ts";
 import type { RingCore } from "./core.ts";
-import { OPS, type OpSpec } from "./ops.ts";
-import type { DataOpOptions } from "./async_ring.ts";
+import { OPS } from "./ops.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import { TimespecView } from "../structs/iovec.ts";
 import { SQE_FLAGS_SHIFT, SQE_WORDS } from "../structs/sqe.ts";
@@ -24,43 +25,15 @@ import { directIoHint } from "../sys/fd.ts";
 import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
-  IORING_ENTER_GETEVENTS,
   IORING_SETUP_COOP_TASKRUN,
   IORING_SETUP_SQPOLL,
-  IORING_SQ_TASKRUN,
   IOSQE_IO_LINK,
 } from "../structs/constants.ts";
-import { EAGAIN, EBADF, EBUSY, ECANCELED, EINTR } from "../structs/errno.ts";
-import { applyAttributes, type PackedAttributes } from "./attributes.ts";
-import { rejectAttributeFailure } from "./integrity.ts";
-import {
-  clearDeadline,
-  DISPOSE_WAIT_MS,
-  startDeadline,
-  timeoutError,
-} from "./deadlines.ts";
-import { finishIo, type Held } from "./io_memory.ts";
-
-/** How the pump reads a range again to explain an integrity failure. */
-type RereadFn = (
-  fd: number,
-  data: Uint8Array,
-  offset: number,
-  options: DataOpOptions,
-) => Promise<number>;
-
-/**
- * Memory of requests failed without a completion (a broken ring): the
- * kernel may still write to it, so it is never let go.
- */
-const abandonedMemory: unknown[] = [];
-
-/**
- * How often, while requests are in flight, the JS thread looks for
- * completion work the kernel queued for it (IORING_SQ_TASKRUN) and runs it,
- * so a completion can never wait on a JS thread asleep in its event loop.
- */
-const TASKRUN_CHECK_MS = 5;
+import { EAGAIN, EBADF, EBUSY, EINTR } from "../structs/errno.ts";
+import { applyAttributes } from "./attributes.ts";
+import { DISPOSE_WAIT_MS } from "./deadlines.ts";
+import { type PendingOp, PendingRequests, type RereadFn } from "./pending.ts";
+import { TaskrunCheck, TimerTurnMarker } from "./pump_timers.ts";
 
 /**
  * How many flushes in a row may reap completions inline (from microtasks)
@@ -69,15 +42,6 @@ const TASKRUN_CHECK_MS = 5;
  * stream of always-inline requests cannot starve timers.
  */
 const MAX_INLINE_ROUNDS = 32;
-
-/**
- * How long completion handling may go on without the event loop turning
- * (so without timers getting a turn) before the ring holds its waiter back
- * until it has. Under 1 ms so that a 1 ms interval timer can keep its pace:
- * measured on Bun, 1 ms let it fire 42-61 % of its ticks during a full-speed
- * read loop, 0.5 ms 72-75 %, with the same throughput.
- */
-const TIMER_TURN_MS = 0.5;
 
 /**
  * Longest single wait of the JS thread in the kernel for a completion right
@@ -107,64 +71,13 @@ const DEVICE_SUBMIT_CHUNK = 4;
 
 /** Flushes smaller than this go in one enter whatever they hold. */
 const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
-/** One request between its Promise method and its completion. */
-export interface PendingOp {
-  spec: OpSpec;
-  fd: number;
-  addr: number;
-  len: number;
-  off: number;
-  /** The SQE's rw_flags union (fsync_flags, open_flags, ...). */
-  opFlags: number;
-  /** The SQE's buf_index, or -1. */
-  bufIndex: number;
-  /** Everything the kernel may touch, kept reachable until completion. */
-  keep: unknown;
-  transform: ((res: number) => unknown) | null;
-  /** A path involved, named in errors. */
-  path: string | undefined;
-  resolve: (value: unknown) => void;
-  reject: (reason: unknown) => void;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
-  timeoutMs: number;
-  /** Slot in the pending table and the user_data it was submitted with. */
-  slot: number;
-  userData: number;
-  state: number;
-  /** Packed read/write attributes, or null. */
-  attrs: PackedAttributes | null;
-  /** The data buffer(s), for explaining an integrity failure. */
-  data: ArrayBufferView | readonly ArrayBufferView[] | null;
-  /** Whether it is a read or write on an O_DIRECT fd (set when prepared). */
-  direct: boolean;
-  /** The `timeoutMs` deadline's timer (deadlines.ts), until it settles. */
-  deadline: ReturnType<typeof setTimeout> | undefined;
-  /**
-   * Staging slices and owned regions of a read or write: released only
-   * when its own CQE arrives (or when it never reached the kernel).
-   */
-  memory: Held | null;
-}
-
-/** Lets go of the memory of a request the kernel never saw. */
-function releaseUnsubmitted(op: PendingOp): void {
-  if (op.memory !== null) {
-    finishIo(op.memory, -ECANCELED, false);
-    op.memory = null;
-  }
-}
-
-export const QUEUED = 0; // in the backlog
-const PREPARED = 1; // in an SQE, possibly not yet submitted
-const SETTLED = 2;
 
 /** user_data high word of internal requests (cancels, linked timeouts, wakeups). */
 const INTERNAL = 1;
 
 /**
- * The pending table, the backlog and the completion machinery of one
- * `Ring`.
+ * The completion machinery of one `Ring`: submits its requests and hands
+ * their completions to its `PendingRequests`.
  *
  * @example
  * ```ts
@@ -176,26 +89,16 @@ const INTERNAL = 1;
 export class CompletionPump {
   /** The ring it drives. */
   readonly core: RingCore;
-  // Pending table: slot → op, with a free list and a generation per slot so
-  // a late cancel can never hit a newer request that reused the slot.
-  #ops: (PendingOp | undefined)[] = [];
-  #generation: number[] = [];
-  #freeSlots: number[] = [];
-  #backlog: PendingOp[] = [];
-  #backlogHead = 0;
+  /** The ring's unsettled requests: pending table, backlog, settling. */
+  readonly #requests: PendingRequests;
   /** CQEs the kernel still owes us (requests + internal SQEs in flight). */
   #inFlight = 0;
-  /** Requests not yet settled (backlog + in flight). */
-  #pendingCount = 0;
   readonly #capacity: number;
-  readonly #read: RereadFn;
   #flushScheduled = false;
   #waiter: CompletionWaiter | undefined;
   #armed = false;
   #waiterDone: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
-  /** Set as close() starts: new requests are refused, cancelled ones say why. */
-  #shuttingDown = false;
   #drained: (() => void) | undefined;
   readonly #flush = () => this.#flushNow();
   readonly #reapOne = (low: number, res: number, _f: number, high: number) =>
@@ -207,11 +110,17 @@ export class CompletionPump {
    */
   constructor(core: RingCore, read: RereadFn, inlineWaitBudgetUs?: number) {
     this.core = core;
-    this.#read = read;
+    this.#requests = new PendingRequests(
+      read,
+      (userData) => this.#cancelUserData(userData, 0),
+    );
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
     this.#capacity = Math.min(core.cqEntries, 65535);
     this.#sqpollRing = (core.flags & IORING_SETUP_SQPOLL) !== 0;
+    if (core.flags & IORING_SETUP_COOP_TASKRUN) {
+      this.#taskrun = new TaskrunCheck(core, () => this.#inFlight !== 0);
+    }
     if (inlineWaitBudgetUs !== undefined) {
       this.#inlineWaitBudgetUs = inlineWaitBudgetUs;
     }
@@ -219,27 +128,21 @@ export class CompletionPump {
 
   /** Takes a new request: into the SQ now, or into the backlog in order. */
   enqueue(op: PendingOp): void {
-    if (op.signal !== undefined) {
-      op.onAbort = () => this.#abort(op);
-      op.signal.addEventListener("abort", op.onAbort, { once: true });
-    }
-    startDeadline(op, this.#deadlines);
-    this.#pendingCount++;
+    const requests = this.#requests;
+    requests.add(op);
     // Keep order: nothing overtakes requests already waiting in the backlog.
-    if (this.#backlogHead < this.#backlog.length || !this.#prepare(op)) {
-      this.#backlog.push(op);
-    }
+    if (requests.backlogSize > 0 || !this.#prepare(op)) requests.defer(op);
     this.#scheduleFlush();
   }
 
   /** Requests submitted or queued and not yet settled. */
   get pending(): number {
-    return this.#pendingCount;
+    return this.#requests.count;
   }
 
   /** Whether close() has started: new requests are refused. */
   get shuttingDown(): boolean {
-    return this.#shuttingDown;
+    return this.#requests.shuttingDown;
   }
 
   /** Fills the SQE(s) for `op`; false when the CQ budget or SQ is full. */
@@ -263,15 +166,7 @@ export class CompletionPump {
     // SQE is taken: a throw after it would leave an uncounted SQE behind.
     // The opcodes that take attributes are exactly the read/write family.
     const direct = op.spec.attributes && directIoHint(op.fd);
-    let slot = this.#freeSlots.pop();
-    if (slot === undefined) {
-      slot = this.#ops.length;
-      this.#ops.push(undefined);
-      this.#generation.push(0);
-    }
-    const generation = (this.#generation[slot] + 1) & 0xffff;
-    this.#generation[slot] = generation;
-    const userData = ((generation << 16) | slot) >>> 0;
+    const userData = this.#requests.reserveSlot();
     const index = this.core.prepRaw(
       op.spec.opcode,
       op.fd,
@@ -291,10 +186,7 @@ export class CompletionPump {
       op.direct = true;
       this.#directPrepared++;
     }
-    this.#ops[slot] = op;
-    op.slot = slot;
-    op.userData = userData;
-    op.state = PREPARED;
+    this.#requests.track(op, userData);
     this.#inFlight++;
     if (op.timeoutMs > 0) {
       this.core.setSqeWord(
@@ -362,7 +254,8 @@ export class CompletionPump {
       ) {
         return;
       }
-      this.#failPrepared(error);
+      // Failed for good: every prepared request fails.
+      this.#requests.failPrepared(error);
     }
   }
 
@@ -397,97 +290,43 @@ export class CompletionPump {
         }
       }
       if (this.#inFlight === 0) {
-        this.#stopTaskrunCheck();
+        this.#taskrun?.stop();
         this.#drained?.();
-      } else if (this.#waiter?.canStarveTimers && this.#timersStarved()) {
+      } else if (
+        this.#waiter?.canStarveTimers && this.#marker.timersStarved()
+      ) {
         // The marker arms the waiter once the event loop has turned.
-        this.#armAfterTimers = true;
+        this.#marker.callAfterTurn();
       } else {
         this.#arm();
       }
     }
   }
 
-  /** Whether the marker (a setImmediate) is scheduled and has not run. */
-  #markerPending = false;
-  /** performance.now() when the pending marker was scheduled. */
-  #markerSetAt = 0;
-  /** Whether the waiter is left unarmed until the marker fires. */
-  #armAfterTimers = false;
-
-  /**
-   * Whether timers have been kept waiting: the marker, a setImmediate set
-   * while completions kept coming, has not run for TIMER_TURN_MS, so the
-   * event loop has not turned (and timers have had no turn) since. Only
-   * asked where the waiter's wake-ups can run ahead of due timers (Bun):
-   * with 64 reads in flight on /dev/shm a 1 ms interval timer was late by
-   * up to 12-39 ms without it, and about 1-1.5 ms (p99) with it. On Deno
-   * the check only cost throughput (860K to 650K IOPS with a setTimeout
-   * marker); its timers were on time without it.
-   */
-  #timersStarved(): boolean {
-    const now = performance.now();
-    if (!this.#markerPending) {
-      this.#markerPending = true;
-      this.#markerSetAt = now;
-      // setImmediate, not setTimeout(0): Bun clamps the latter to 1 ms, and
-      // the ring would sit idle waiting for it. Referenced: while the waiter
-      // is held back, the marker is what keeps the process alive and brings
-      // the ring back.
-      setImmediate(this.#marker);
-      return false;
-    }
-    return now - this.#markerSetAt > TIMER_TURN_MS;
-  }
-
-  readonly #marker = (): void => {
-    this.#markerPending = false;
-    if (!this.#armAfterTimers) return;
-    this.#armAfterTimers = false;
+  /** Holds the waiter back while timers are kept waiting (Bun). */
+  readonly #marker = new TimerTurnMarker(() => {
     if (this.core.closed || this.#armed) return;
     // A new turn: what completed meanwhile is reaped inline, then the
     // waiter is armed (or the ring drains) as after any flush.
     this.#inlineRounds = 0;
     this.#scheduleFlush();
-  };
+  });
 
   /** O_DIRECT reads and writes prepared since the last submit. */
   #directPrepared = 0;
   /** SQPOLL rings submit through their kernel thread (never in chunks). */
   readonly #sqpollRing: boolean;
-  #taskrunTimer: ReturnType<typeof setInterval> | undefined;
+  /** Runs deferred completion work on COOP_TASKRUN rings, else undefined. */
+  readonly #taskrun: TaskrunCheck | undefined;
   /** Flushes in a row that reaped inline without a trip through the event loop. */
   #inlineRounds = 0;
   /** performance.now() after which this turn of the event loop waits no more. */
   #turnDeadline = 0;
   readonly #inlineWaitBudgetUs: number = DEFAULT_INLINE_WAIT_BUDGET_US;
 
-  readonly #taskrunCheck = (): void => {
-    if (this.core.closed || this.#inFlight === 0) {
-      return this.#stopTaskrunCheck();
-    }
-    if (this.core.sqFlags() & IORING_SQ_TASKRUN) {
-      // Runs the queued task work, which posts the CQEs and wakes the
-      // waiter; the CQ head is not touched, so the waiter rule holds.
-      this.core.enter(0, 0, IORING_ENTER_GETEVENTS);
-    }
-  };
-
-  #stopTaskrunCheck(): void {
-    if (this.#taskrunTimer !== undefined) {
-      clearInterval(this.#taskrunTimer);
-      this.#taskrunTimer = undefined;
-    }
-  }
-
   #arm(): void {
     this.#armed = true;
-    if (
-      this.#taskrunTimer === undefined &&
-      (this.core.flags & IORING_SETUP_COOP_TASKRUN)
-    ) {
-      this.#taskrunTimer = setInterval(this.#taskrunCheck, TASKRUN_CHECK_MS);
-    }
+    this.#taskrun?.start();
     this.#waiter ??= completionWaiter(this.core.fd);
     this.#waiterDone = this.#waiter.wait().then(this.#onWake, this.#onWake);
   }
@@ -532,43 +371,20 @@ export class CompletionPump {
 
   /** Moves backlog requests into the SQ while the CQ budget allows. */
   #refill(): void {
-    const backlog = this.#backlog;
-    while (this.#backlogHead < backlog.length) {
-      const op = backlog[this.#backlogHead];
-      if (op.state === SETTLED) {
-        backlog[this.#backlogHead++] = undefined as unknown as PendingOp;
-        continue;
-      }
+    const requests = this.#requests;
+    for (let op = requests.nextDeferred(); op !== undefined;) {
       if (!this.#prepare(op)) break;
-      backlog[this.#backlogHead++] = undefined as unknown as PendingOp;
+      requests.takeDeferred();
+      op = requests.nextDeferred();
     }
-    if (this.#backlogHead === backlog.length) {
-      backlog.length = 0;
-      this.#backlogHead = 0;
-    } else if (
-      this.#backlogHead > 1024 && this.#backlogHead * 2 > backlog.length
-    ) {
-      backlog.splice(0, this.#backlogHead);
-      this.#backlogHead = 0;
-    }
+    requests.compactBacklog();
   }
 
   #complete(low: number, res: number, high: number): void {
     this.#inFlight--;
     if (high !== 0) return; // a cancel, linked timeout or wakeup
-    const slot = low & 0xffff;
-    const op = this.#ops[slot];
-    if (op === undefined || op.userData !== low) return;
-    this.#ops[slot] = undefined;
-    this.#freeSlots.push(slot);
-    let failure: unknown = null;
-    if (op.memory !== null) {
-      // The kernel is done with it: copy a staged read out, then release.
-      failure = finishIo(op.memory, res, op.state !== SETTLED);
-      op.memory = null;
-    }
-    this.#settle(op, res, failure);
-    if (op.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
+    const op = this.#requests.complete(low, res);
+    if (op?.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
       // A flush after every few O_DIRECT continuations, not only after the
       // last: the requests they make reach the device while the rest of a
       // burst of completions is still being handled (+1-5 % at QD64).
@@ -579,96 +395,6 @@ export class CompletionPump {
 
   /** O_DIRECT requests settled since the last early flush was queued. */
   #directSettled = 0;
-
-  #settle(op: PendingOp, res: number, failure: unknown = null): void {
-    if (op.state === SETTLED) return;
-    if (op.state === QUEUED) releaseUnsubmitted(op);
-    op.state = SETTLED;
-    this.#pendingCount--;
-    clearDeadline(op);
-    if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
-    // Dropping the references only now is what keeps buffers alive and
-    // unmoved until the kernel is done with them.
-    op.keep = null;
-    if (failure !== null) {
-      op.reject(failure);
-      return;
-    }
-    if (res >= 0) {
-      try {
-        op.resolve(op.transform ? op.transform(res) : res);
-      } catch (error) {
-        op.reject(error);
-      }
-      return;
-    }
-    if ((res === -ECANCELED || res === -EINTR) && op.signal?.aborted) {
-      op.reject(op.signal.reason);
-    } else if (res === -ECANCELED && op.timeoutMs > 0) {
-      op.reject(timeoutError(op.spec.name, op.timeoutMs));
-    } else if (res === -ECANCELED && this.#shuttingDown) {
-      op.reject(new RingClosedError(op.spec.name));
-    } else if (op.attrs !== null) {
-      rejectAttributeFailure(
-        op as PendingOp & { attrs: PackedAttributes },
-        res,
-        this.#shuttingDown ? undefined : this.#read,
-      );
-    } else {
-      op.reject(
-        UringError.from(res, {
-          op: op.spec.name,
-          fd: op.fd < 0 ? undefined : op.fd,
-          path: op.path,
-        }),
-      );
-    }
-  }
-
-  #abort(op: PendingOp): void {
-    if (op.state === SETTLED) return;
-    if (op.state === QUEUED) {
-      // Never reached the kernel: settle now; #refill skips it.
-      this.#rejectUnsubmitted(op, op.signal!.reason);
-      return;
-    }
-    this.#cancelUserData(op.userData, 0);
-  }
-
-  /** Settles a request still in the backlog: it never reached the kernel. */
-  #rejectUnsubmitted(op: PendingOp, reason: unknown): void {
-    op.state = SETTLED;
-    this.#pendingCount--;
-    op.keep = null;
-    releaseUnsubmitted(op);
-    clearDeadline(op);
-    if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
-    op.reject(reason);
-  }
-
-  /**
-   * At `timeoutMs` (deadlines.ts) a backlogged request rejects; one in the
-   * kernel is cancelled once more (its linked timeout may have started
-   * late). Given up on after the grace, it is settled for the caller while
-   * its slot (and `keep`) stays in the table until its CQE (#complete).
-   */
-  readonly #deadlines = {
-    settled: (op: PendingOp) => op.state === SETTLED,
-    expire: (op: PendingOp): boolean => {
-      if (op.state === QUEUED) {
-        this.#rejectUnsubmitted(op, timeoutError(op.spec.name, op.timeoutMs));
-        return false;
-      }
-      this.#cancelUserData(op.userData, 0);
-      return true;
-    },
-    giveUp: (op: PendingOp) => {
-      op.state = SETTLED;
-      this.#pendingCount--;
-      if (op.onAbort) op.signal!.removeEventListener("abort", op.onAbort);
-      op.reject(timeoutError(op.spec.name, op.timeoutMs));
-    },
-  };
 
   /** Queues an ASYNC_CANCEL (internal user_data); submitted with the next flush. */
   #cancelUserData(userData: number, flags: number): void {
@@ -683,53 +409,27 @@ export class CompletionPump {
   }
 
   /**
-   * Every unsettled request fails with `error`; nothing is waited for
-   * again. The kernel may still own their memory, so their buffers are
-   * kept reachable for the life of the process.
+   * Every unsettled request fails with `error` (its memory kept for good:
+   * the kernel may still own it); nothing is waited for again.
    */
   #failInFlight(error: unknown): void {
-    for (const op of this.#ops) {
-      if (op && op.state !== SETTLED) this.#failKeepingMemory(op, error);
-    }
-    this.#ops = [];
-    this.#freeSlots = [];
+    this.#requests.failTracked(error);
     this.#inFlight = 0;
-    this.#stopTaskrunCheck();
+    this.#taskrun?.stop();
     this.#drained?.();
-  }
-
-  #failKeepingMemory(op: PendingOp, error: unknown): void {
-    op.state = SETTLED;
-    this.#pendingCount--;
-    abandonedMemory.push(op.keep, op.memory);
-    op.keep = null;
-    op.memory = null;
-    op.reject(error);
-  }
-
-  /**
-   * io_uring_enter failed for good (not EAGAIN/EBUSY, which leave the SQEs
-   * in the ring for the next flush): every prepared request fails.
-   */
-  #failPrepared(error: unknown): void {
-    for (const op of this.#ops) {
-      if (op && op.state === PREPARED) this.#failKeepingMemory(op, error);
-    }
   }
 
   /** Closes the ring: see `AsyncRing.close()`. */
   close(): Promise<void> {
     if (this.core.closed) return Promise.reject(new RingClosedError("close"));
-    this.#shuttingDown = true;
+    this.#requests.shutDown();
     if (
       this.#closing === undefined && !this.#armed && this.#inFlight === 0 &&
-      this.core.sqReady() === 0 && this.#backlogHead === this.#backlog.length
+      this.core.sqReady() === 0 && this.#requests.backlogSize === 0
     ) {
       // Nothing in flight: the ring closes now, not a microtask later, so
       // `ring.close(); ring.closed` is already true.
-      this.#stopTaskrunCheck();
-      this.#waiter?.close();
-      this.core.close();
+      this.#closeNow();
       return Promise.resolve();
     }
     this.#closing ??= this.#drainAndClose();
@@ -738,14 +438,7 @@ export class CompletionPump {
 
   async #drainAndClose(): Promise<void> {
     // Requests that never reached the kernel are settled right away.
-    for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
-      const op = this.#backlog[i];
-      if (op.state !== SETTLED) {
-        this.#rejectUnsubmitted(op, new RingClosedError(op.spec.name));
-      }
-    }
-    this.#backlog.length = 0;
-    this.#backlogHead = 0;
+    this.#requests.rejectBacklog();
     if (this.#inFlight > 0) {
       // Cancel everything in flight, then wait until the kernel has
       // posted every completion: only then is their memory free to go.
@@ -758,9 +451,7 @@ export class CompletionPump {
       await drained;
     }
     await this.#waiterDone;
-    this.#stopTaskrunCheck();
-    this.#waiter?.close();
-    this.core.close();
+    this.#closeNow();
   }
 
   /**
@@ -771,14 +462,9 @@ export class CompletionPump {
    */
   dispose(): void {
     if (this.core.closed) return;
-    this.#shuttingDown = true;
-    if (this.#inFlight > 0 || this.#backlog.length > this.#backlogHead) {
-      for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
-        const op = this.#backlog[i];
-        if (op.state !== SETTLED) this.#settle(op, -ECANCELED);
-      }
-      this.#backlog.length = 0;
-      this.#backlogHead = 0;
+    this.#requests.shutDown();
+    if (this.#inFlight > 0 || this.#requests.backlogSize > 0) {
+      this.#requests.cancelBacklog();
       this.#cancelUserData(
         0,
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
@@ -808,7 +494,12 @@ export class CompletionPump {
       }
       this.core.submit();
     }
-    this.#stopTaskrunCheck();
+    this.#closeNow();
+  }
+
+  /** Stops the timers and the waiter, then closes the ring fd. */
+  #closeNow(): void {
+    this.#taskrun?.stop();
     this.#waiter?.close();
     this.core.close();
   }

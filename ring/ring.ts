@@ -1,9 +1,9 @@
 /**
  * `Ring`: the Promise API on io_uring. It holds a `RingCore` (`ring.core`,
- * the liburing-style ring) and a `CompletionPump` (pump.ts: the pending
- * table, the backlog and the completion machinery); the operations
- * themselves come from `AsyncRing` (async_ring.ts) over the operation
- * table (ops.ts).
+ * the liburing-style ring) and a `CompletionPump` (pump.ts: the completion
+ * machinery, over the pending table and the backlog of pending.ts); the
+ * operations themselves come from `AsyncRing` (async_ring.ts) over the
+ * operation table (ops.ts).
  *
  * How a request travels: a Promise method validates its arguments, takes a
  * slot in the pending table (which keeps every buffer, iovec array and
@@ -39,7 +39,8 @@ import { RingCore } from "./core.ts";
 import { PROMISE_OPTION_NAMES, type RingOptions } from "./setup.ts";
 import type { OpRequest } from "./ops.ts";
 import { AsyncRing, type DataOpOptions, type OpOptions } from "./async_ring.ts";
-import { CompletionPump, type PendingOp, QUEUED } from "./pump.ts";
+import { CompletionPump } from "./pump.ts";
+import { type PendingOp, QUEUED } from "./pending.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import { checkInteger } from "./validate.ts";
 import { EINVAL } from "../structs/errno.ts";
