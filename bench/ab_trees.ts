@@ -1,8 +1,8 @@
 /**
  * Paired A/B of the Promise API between two checkouts, in one process: the
  * base tree's `Ring` and this tree's, interleaved in short runs (order
- * alternating), 4 KiB random reads at depth 1 and 64 on a /dev/shm file and
- * an O_DIRECT file. Prints, per case, the median IOPS of each and the median
+ * alternating), 4 KiB random reads at depth 1, 16 and 64 on a /dev/shm
+ * file, a page-cached disk file and an O_DIRECT file. Prints, per case, the median IOPS of each and the median
  * of the paired ratios this/base: on a busy machine single runs swing far
  * more than any change being measured, and pairing is what cancels that.
  *
@@ -24,7 +24,7 @@ const option = (name: string, fallback: string) => {
 const baseDir = args[0];
 if (!baseDir || baseDir.startsWith("--")) {
   console.error(
-    "usage: ab_trees.ts BASE_TREE [--rounds N] [--ms N] [--only TEXT]",
+    "usage: ab_trees.ts BASE_TREE [--rounds N] [--ms N] [--only CASE,CASE]",
   );
   process.exit(2);
 }
@@ -41,10 +41,14 @@ const SIZE = 64 << 20;
 
 const cases = [
   { name: "shm qd1", path: SHM, flags: 0, depth: 1 },
+  { name: "shm qd16", path: SHM, flags: 0, depth: 16 },
   { name: "shm qd64", path: SHM, flags: 0, depth: 64 },
+  // The disk file read through the page cache (it was just written).
+  { name: "cached qd1", path: DIRECT, flags: 0, depth: 1 },
+  { name: "cached qd16", path: DIRECT, flags: 0, depth: 16 },
   { name: "direct qd1", path: DIRECT, flags: O_DIRECT, depth: 1 },
   { name: "direct qd64", path: DIRECT, flags: O_DIRECT, depth: 64 },
-].filter((c) => c.name.includes(only));
+].filter((c) => only === "" || only.split(",").some((o) => c.name === o));
 
 /** A 4 KiB view aligned for O_DIRECT. */
 function aligned(): Uint8Array {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # 4 KiB random-read benchmark: uring's Promise API on Deno and Bun vs fio's
 # io_uring engine vs each runtime's own async file APIs, at QD 1, 16, 64, on
-# a /dev/shm file and on an O_DIRECT file on a disk file system.
+# a /dev/shm file, a page-cached file on a disk file system and an O_DIRECT
+# file on a disk file system; with the synchronous low-level loop (no
+# Promises) as the runtime's floor.
 #
-#   bash bench/read.sh [--secs 2] [--rounds 2] [--qd 1,16,64] [--only shm|direct] [--json]
+#   bash bench/read.sh [--secs 2] [--rounds 2] [--qd 1,16,64] [--only shm,cached,direct] [--json]
 #
-# Environment: READ_BENCH_SHM_MB (default 256), READ_BENCH_DIRECT_MB
+# Environment: READ_BENCH_SHM_MB (default 256; also the cached file's
+# size), READ_BENCH_DIRECT_MB
 # (default 1024), READ_BENCH_DIR (default /var/tmp), READ_BENCH_KEEP=1 to
 # keep the data files for the next run.
 set -euo pipefail
@@ -17,10 +20,11 @@ direct_mb=${READ_BENCH_DIRECT_MB:-1024}
 dir=${READ_BENCH_DIR:-/var/tmp}
 shm_file=/dev/shm/uring-bench-read.dat
 direct_file=$dir/uring-bench-read.dat
+cached_file=$dir/uring-bench-cached.dat
 
 cleanup() {
   if [ "${READ_BENCH_KEEP:-0}" != 1 ]; then
-    rm -f "$shm_file" "$direct_file"
+    rm -f "$shm_file" "$direct_file" "$cached_file"
   fi
 }
 trap cleanup EXIT
@@ -38,6 +42,8 @@ make_file() { # path size_mb direct
 }
 make_file "$shm_file" "$shm_mb" 0
 make_file "$direct_file" "$direct_mb" 1
+make_file "$cached_file" "$shm_mb" 0
 
 node_modules/.bin/deno run -A bench/read.ts \
-  --shm-file "$shm_file" --direct-file "$direct_file" "$@"
+  --shm-file "$shm_file" --cached-file "$cached_file" \
+  --direct-file "$direct_file" "$@"

@@ -59,6 +59,12 @@ export interface PendingOp {
   data: ArrayBufferView | readonly ArrayBufferView[] | null;
   /** Whether it is a read or write on an O_DIRECT fd (set when prepared). */
   direct: boolean;
+  /**
+   * Whether it completes on its own, soon: anything but a timeout, and a
+   * read or write only on a regular file or block device (set when
+   * prepared; the pump only sleeps in the kernel for such requests).
+   */
+  quick: boolean;
   /** The `timeoutMs` deadline's timer (deadlines.ts), until it settles. */
   deadline: ReturnType<typeof setTimeout> | undefined;
   /**

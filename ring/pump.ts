@@ -21,10 +21,11 @@ import { OPS } from "./ops.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import { TimespecView } from "../structs/iovec.ts";
 import { SQE_FLAGS_SHIFT, SQE_WORDS } from "../structs/sqe.ts";
-import { directIoHint } from "../sys/fd.ts";
+import { directIoHint, storageFdHint } from "../sys/fd.ts";
 import {
   IORING_ASYNC_CANCEL_ALL,
   IORING_ASYNC_CANCEL_ANY,
+  IORING_OP_TIMEOUT,
   IORING_SETUP_COOP_TASKRUN,
   IORING_SETUP_SQPOLL,
   IOSQE_IO_LINK,
@@ -34,27 +35,7 @@ import { applyAttributes } from "./attributes.ts";
 import { DISPOSE_WAIT_MS } from "./deadlines.ts";
 import { type PendingOp, PendingRequests, type RereadFn } from "./pending.ts";
 import { TaskrunCheck, TimerTurnMarker } from "./pump_timers.ts";
-
-/**
- * How many flushes in a row may reap completions inline (from microtasks)
- * before the ring goes back through the event loop: large enough that
- * inline completions rarely cost a waiter round trip, small enough that a
- * stream of always-inline requests cannot starve timers.
- */
-const MAX_INLINE_ROUNDS = 32;
-
-/**
- * Longest single wait of the JS thread in the kernel for a completion right
- * after a submit, when `inlineWaitBudgetUs` allows any. The thread sleeps in
- * the kernel; it does not spin.
- */
-const INLINE_WAIT_US = 50;
-/**
- * Off by default: measured with 64 reads in flight on /dev/shm, a 250 µs
- * budget raised Deno's event-loop lag p99 from 0.5-1 ms to about 4.4 ms,
- * because the rounds it lets run inline each reap a large batch.
- */
-const DEFAULT_INLINE_WAIT_BUDGET_US = 0;
+import { InlineChain } from "./inline_chain.ts";
 
 /**
  * Largest number of SQEs handed to the kernel in one io_uring_enter when a
@@ -106,7 +87,8 @@ export class CompletionPump {
 
   /**
    * Drives `core`. `read` re-reads a range to explain an integrity
-   * failure; `inlineWaitBudgetUs` is `RingSetupOptions.inlineWaitBudgetUs`.
+   * failure; `inlineWaitBudgetUs` is `RingSetupOptions.inlineWaitBudgetUs`
+   * (how long a chain of inline completion handling may hold the thread).
    */
   constructor(core: RingCore, read: RereadFn, inlineWaitBudgetUs?: number) {
     this.core = core;
@@ -121,9 +103,7 @@ export class CompletionPump {
     if (core.flags & IORING_SETUP_COOP_TASKRUN) {
       this.#taskrun = new TaskrunCheck(core, () => this.#inFlight !== 0);
     }
-    if (inlineWaitBudgetUs !== undefined) {
-      this.#inlineWaitBudgetUs = inlineWaitBudgetUs;
-    }
+    this.#chain = new InlineChain(inlineWaitBudgetUs);
   }
 
   /** Takes a new request: into the SQ now, or into the backlog in order. */
@@ -166,6 +146,11 @@ export class CompletionPump {
     // SQE is taken: a throw after it would leave an uncounted SQE behind.
     // The opcodes that take attributes are exactly the read/write family.
     const direct = op.spec.attributes && directIoHint(op.fd);
+    // A read or write on a pipe, socket or terminal may wait for ever, and
+    // so does a timeout: the pump never sleeps in the kernel for them.
+    const quick = op.spec.attributes
+      ? storageFdHint(op.fd)
+      : op.spec.opcode !== IORING_OP_TIMEOUT;
     const userData = this.#requests.reserveSlot();
     const index = this.core.prepRaw(
       op.spec.opcode,
@@ -186,6 +171,8 @@ export class CompletionPump {
       op.direct = true;
       this.#directPrepared++;
     }
+    op.quick = quick;
+    if (quick) this.#quickInFlight++;
     this.#requests.track(op, userData);
     this.#inFlight++;
     if (op.timeoutMs > 0) {
@@ -263,54 +250,66 @@ export class CompletionPump {
     this.#flushScheduled = false;
     if (this.core.closed) return;
     this.#submitPrepared();
-    if (!this.#armed) {
-      // Completions that finished inline during submit are reaped now,
-      // saving a trip through the waiter. Only a bounded number of times
-      // in a row, though: requests that always complete inline (NOPs,
-      // cached data) would otherwise chain microtasks forever and starve
-      // timers and I/O callbacks. Past the bound the waiter is armed, and
-      // its wake-up comes back through the event loop.
-      if (this.#inlineRounds < MAX_INLINE_ROUNDS) {
-        this.#inlineRounds++;
-        this.#reapAll();
-        this.#refill();
-        this.#submitPrepared();
-        if (this.#inFlight > 0 && this.#inlineWaitBudgetUs > 0) {
-          // A short wait in the kernel while this turn of the event loop is
-          // younger than the budget: a completion that arrives within
-          // microseconds is handled now. The budget counts the whole turn,
-          // JS work included, so timers are never held up longer.
-          const leftUs = (this.#turnDeadline - performance.now()) * 1000;
-          if (leftUs > 1) {
-            this.core.waitCqeTimeout(1, Math.min(INLINE_WAIT_US, leftUs));
-            this.#reapAll();
-            this.#refill();
-            this.#submitPrepared();
-          }
+    if (this.#armed) return;
+    // A chain (inline_chain.ts): within its time budget this turn reaps
+    // what completed, submits what that released, and sleeps briefly in
+    // the kernel for a quick request about to complete, skipping the
+    // waiter's round trip. Past the budget, the event loop gets its turn.
+    const chain = this.#chain;
+    let now = performance.now();
+    const open = chain.open(now);
+    if (open) {
+      this.#reapAll();
+      this.#refill();
+      this.#submitPrepared();
+      if (this.#quickInFlight > 0) {
+        now = performance.now();
+        const us = chain.waitUs(now);
+        if (us > 0) {
+          const result = this.core.waitCqeTimeout(1, us);
+          const after = performance.now();
+          chain.waited(result, (after - now) * 1000);
+          now = after;
+          this.#reapAll();
+          this.#refill();
+          this.#submitPrepared();
         }
       }
-      if (this.#inFlight === 0) {
-        this.#taskrun?.stop();
-        this.#drained?.();
-      } else if (
-        this.#waiter?.canStarveTimers && this.#marker.timersStarved()
-      ) {
-        // The marker arms the waiter once the event loop has turned.
-        this.#marker.callAfterTurn();
-      } else {
-        this.#arm();
-      }
+    }
+    if (this.#inFlight === 0) {
+      // Requests settled some other way (an abort) leave no count behind.
+      this.#quickInFlight = 0;
+      this.#taskrun?.stop();
+      this.#drained?.();
+      // The next request may come turns later: the marker ends this chain
+      // when the event loop turns, so that request starts a fresh one.
+      this.#marker.watchTurn();
+    } else if (!open && this.core.cqReady() > 0) {
+      // The budget is spent and completions are already waiting: a turn
+      // of the event loop (the marker) is cheaper than the waiter's round
+      // trip, which would return at once.
+      this.#marker.watchTurn();
+      this.#marker.callAfterTurn();
+    } else if (
+      this.#waiter?.canStarveTimers && this.#marker.timersStarved()
+    ) {
+      // The marker arms the waiter once the event loop has turned.
+      this.#marker.callAfterTurn();
+    } else {
+      this.#arm();
     }
   }
 
-  /** Holds the waiter back while timers are kept waiting (Bun). */
+  /**
+   * Ends the chain when the event loop turns, and holds the waiter back
+   * while timers are kept waiting (Bun).
+   */
   readonly #marker = new TimerTurnMarker(() => {
     if (this.core.closed || this.#armed) return;
-    // A new turn: what completed meanwhile is reaped inline, then the
-    // waiter is armed (or the ring drains) as after any flush.
-    this.#inlineRounds = 0;
+    // What completed meanwhile is reaped inline, then the waiter is armed
+    // (or the ring drains) as after any flush.
     this.#scheduleFlush();
-  });
+  }, () => this.#chain.reset());
 
   /** O_DIRECT reads and writes prepared since the last submit. */
   #directPrepared = 0;
@@ -318,11 +317,10 @@ export class CompletionPump {
   readonly #sqpollRing: boolean;
   /** Runs deferred completion work on COOP_TASKRUN rings, else undefined. */
   readonly #taskrun: TaskrunCheck | undefined;
-  /** Flushes in a row that reaped inline without a trip through the event loop. */
-  #inlineRounds = 0;
-  /** performance.now() after which this turn of the event loop waits no more. */
-  #turnDeadline = 0;
-  readonly #inlineWaitBudgetUs: number = DEFAULT_INLINE_WAIT_BUDGET_US;
+  /** The current chain of inline completion handling (inline_chain.ts). */
+  readonly #chain: InlineChain;
+  /** Requests in flight that complete on their own, soon (PendingOp.quick). */
+  #quickInFlight = 0;
 
   #arm(): void {
     this.#armed = true;
@@ -336,8 +334,7 @@ export class CompletionPump {
 
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
-    this.#inlineRounds = 0;
-    this.#turnDeadline = performance.now() + this.#inlineWaitBudgetUs / 1000;
+    this.#chain.reset();
     if (this.core.closed) return;
     // The process-wide poller answers EBADF (POLLNVAL) for a fd number that
     // was closed while it polled; a ring that reuses the number may get
@@ -384,6 +381,7 @@ export class CompletionPump {
     this.#inFlight--;
     if (high !== 0) return; // a cancel, linked timeout or wakeup
     const op = this.#requests.complete(low, res);
+    if (op?.quick) this.#quickInFlight--;
     if (op?.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
       // A flush after every few O_DIRECT continuations, not only after the
       // last: the requests they make reach the device while the rest of a
@@ -415,6 +413,7 @@ export class CompletionPump {
   #failInFlight(error: unknown): void {
     this.#requests.failTracked(error);
     this.#inFlight = 0;
+    this.#quickInFlight = 0;
     this.#taskrun?.stop();
     this.#drained?.();
   }

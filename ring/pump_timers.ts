@@ -87,6 +87,7 @@ export class TaskrunCheck {
  * import { TimerTurnMarker } from "./pump_timers.ts";
  * const marker = new TimerTurnMarker(() => console.log("the loop turned"));
  * if (marker.timersStarved()) marker.callAfterTurn();
+ * marker.watchTurn(); // the second callback (none here) runs on the turn
  * ```
  */
 export class TimerTurnMarker {
@@ -97,10 +98,33 @@ export class TimerTurnMarker {
   /** Whether `onTurn` is due when the marker runs. */
   #callOnTurn = false;
   readonly #onTurn: () => void;
+  readonly #turned: () => void;
 
-  /** `onTurn` runs when the marker does, after {@linkcode callAfterTurn}. */
-  constructor(onTurn: () => void) {
+  /**
+   * `onTurn` runs when the marker does, after {@linkcode callAfterTurn};
+   * `turned` every time the marker runs (the event loop has turned).
+   */
+  constructor(onTurn: () => void, turned: () => void = () => {}) {
     this.#onTurn = onTurn;
+    this.#turned = turned;
+  }
+
+  /**
+   * Makes sure the marker is scheduled, so `turned` runs once the event
+   * loop has turned.
+   */
+  watchTurn(): void {
+    if (!this.#pending) this.#schedule(performance.now());
+  }
+
+  #schedule(now: number): void {
+    this.#pending = true;
+    this.#setAt = now;
+    // setImmediate, not setTimeout(0): Bun clamps the latter to 1 ms, and
+    // the ring would sit idle waiting for it. Referenced: while the waiter
+    // is held back, the marker is what keeps the process alive and brings
+    // the ring back.
+    setImmediate(this.#marker);
   }
 
   /**
@@ -116,13 +140,7 @@ export class TimerTurnMarker {
   timersStarved(): boolean {
     const now = performance.now();
     if (!this.#pending) {
-      this.#pending = true;
-      this.#setAt = now;
-      // setImmediate, not setTimeout(0): Bun clamps the latter to 1 ms, and
-      // the ring would sit idle waiting for it. Referenced: while the waiter
-      // is held back, the marker is what keeps the process alive and brings
-      // the ring back.
-      setImmediate(this.#marker);
+      this.#schedule(now);
       return false;
     }
     return now - this.#setAt > TIMER_TURN_MS;
@@ -138,6 +156,7 @@ export class TimerTurnMarker {
 
   readonly #marker = (): void => {
     this.#pending = false;
+    this.#turned();
     if (!this.#callOnTurn) return;
     this.#callOnTurn = false;
     this.#onTurn();

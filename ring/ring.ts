@@ -14,24 +14,24 @@
  * O_DIRECT reads and writes, in enters of 4, so the disk starts on the
  * first while the rest are still being issued (the kernel plugs a batch).
  *
- * How completions come back: while anything is in flight, the ring's waiter
- * is armed: one thread per realm, shared by every ring, sleeps in poll(2)
- * until the ring's CQ is not empty (ffi/completion_poller.ts; Deno: a
- * `nonblocking` FFI call; Bun: a Worker). When it wakes, the JS thread reaps
- * every CQE, settles the promises, refills the SQ from the backlog and arms
- * the waiter again. Nothing runs and no thread spins while idle. Where the
- * waiter's wake-ups can be handled back to back ahead of due timers (Bun),
- * the ring holds the waiter back until the event loop has turned whenever
- * it has not for 0.5 ms, so timers keep their pace.
+ * How completions come back, first on the JS thread itself: each flush
+ * reaps what completed, and while requests are in flight and recent ones
+ * completed within about 250 µs, sleeps in the kernel for the next one
+ * (inline_chain.ts). Such a chain of flushes holds the thread for at most
+ * 0.5 ms; then the event loop gets its turn. What is still in flight after
+ * that goes to the ring's waiter: one thread per realm, shared by every
+ * ring, sleeps in poll(2) until the ring's CQ is not empty
+ * (ffi/completion_poller.ts; Deno: a `nonblocking` FFI call; Bun: a
+ * Worker). When it wakes, the JS thread reaps every CQE, settles the
+ * promises, refills the SQ from the backlog and starts a new chain. Nothing
+ * runs and no thread spins while idle. Where the waiter's wake-ups can be
+ * handled back to back ahead of due timers (Bun), the ring holds the waiter
+ * back until the event loop has turned whenever it has not for 0.5 ms, so
+ * timers keep their pace.
  *
  * One rule keeps the waiter from sleeping through a completion: while it is
  * armed, the JS thread never advances the CQ head, so any completion posted
  * after it went to sleep is still counted when it wakes.
- *
- * With `inlineWaitBudgetUs` set, before arming it the JS thread may wait in
- * the kernel itself for a few tens of microseconds (bounded per turn of the
- * event loop): a completion that is about to arrive, as on a fast device at
- * low depth, then skips the waiter's round trip.
  *
  * @module
  */
@@ -115,11 +115,11 @@ export interface RingSetupOptions extends RingOptions {
   /** Threads of the fallback backend's pool (default 4). */
   threads?: number;
   /**
-   * Microseconds per turn of the event loop the JS thread may sleep in the
-   * kernel for completions that are about to arrive (default 0: never).
-   * About 250 makes low-depth I/O on real devices much faster (O_DIRECT
-   * reads at depth 1: about 1.7x), but at high completion rates it raises
-   * event-loop lag p99 to about 4 ms on Deno (see docs/perf.md).
+   * Microseconds a chain of inline completion handling may hold the JS
+   * thread before the event loop gets its turn (default 500; 0: one
+   * reaping pass per turn of the event loop and no sleeping in the kernel). The
+   * default adapts by itself: the thread only sleeps in the kernel for
+   * completions that recently came within about 250 µs (see docs/perf.md).
    */
   inlineWaitBudgetUs?: number;
 }
@@ -351,6 +351,7 @@ export class Ring extends AsyncRing {
       attrs,
       data: req.data,
       direct: false,
+      quick: false,
       deadline: undefined,
       memory,
     };

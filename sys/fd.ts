@@ -8,10 +8,15 @@
 import { addressNumber, cString, errno, libc } from "../ffi/mod.ts";
 import { UringError } from "./errors.ts";
 import {
+  AT_EMPTY_PATH,
   EFD_CLOEXEC,
   F_GETFL,
   O_CLOEXEC,
   O_DIRECT,
+  S_IFBLK,
+  S_IFMT,
+  S_IFREG,
+  STATX_TYPE,
 } from "../structs/constants.ts";
 import { EINTR } from "../structs/errno.ts";
 
@@ -170,10 +175,15 @@ export function writeFd(fd: number, data: Uint8Array): number {
 
 export { checkFd };
 
-// What directIoHint learned per fd: 0 not asked yet, 1 O_DIRECT, 2 not.
-// Descriptors are small integers; larger ones are simply not cached.
+// What directIoHint and storageFdHint learned per fd, as bits: ASKED_*
+// once asked, then the answer. 0: nothing asked since the number was
+// (re)opened. Descriptors are small integers; larger ones are not cached.
 const HINT_FDS = 65536;
 const directHints = new Uint8Array(HINT_FDS);
+const ASKED_DIRECT = 1;
+const IS_DIRECT = 2;
+const ASKED_STORAGE = 4;
+const IS_STORAGE = 8;
 
 /**
  * Whether `fd` was opened with O_DIRECT, asked with fcntl once per fd and
@@ -192,12 +202,49 @@ const directHints = new Uint8Array(HINT_FDS);
 export function directIoHint(fd: number): boolean {
   if (!(fd >= 0 && fd < HINT_FDS)) return false;
   let hint = directHints[fd];
-  if (hint === 0) {
+  if ((hint & ASKED_DIRECT) === 0) {
     const flags = libc().fcntl(fd, F_GETFL, 0);
-    hint = flags >= 0 && (flags & O_DIRECT) !== 0 ? 1 : 2;
+    hint |= ASKED_DIRECT |
+      (flags >= 0 && (flags & O_DIRECT) !== 0 ? IS_DIRECT : 0);
     directHints[fd] = hint;
   }
-  return hint === 1;
+  return (hint & IS_DIRECT) !== 0;
+}
+
+const statxScratch = new Uint8Array(256);
+const emptyPath = cString("");
+
+/**
+ * Whether `fd` is a regular file or a block device, asked with statx once
+ * per fd and remembered like {@linkcode directIoHint}: a read or write on
+ * it completes on its own (a pipe, socket or terminal may wait for ever).
+ * The Promise layer only sleeps in the kernel for such requests. A hint:
+ * false for a number it cannot ask about.
+ *
+ * @example
+ * ```ts
+ * import { openFd, storageFdHint } from "./fd.ts";
+ * storageFdHint(openFd("/etc/hostname", 0)); // true
+ * ```
+ */
+export function storageFdHint(fd: number): boolean {
+  if (!(fd >= 0 && fd < HINT_FDS)) return false;
+  let hint = directHints[fd];
+  if ((hint & ASKED_STORAGE) === 0) {
+    const res = libc().statx(
+      fd,
+      emptyPath,
+      AT_EMPTY_PATH,
+      STATX_TYPE,
+      statxScratch,
+    );
+    // stx_mode is the u16 at offset 0x1c of struct statx.
+    const type = (statxScratch[0x1c] | (statxScratch[0x1d] << 8)) & S_IFMT;
+    hint |= ASKED_STORAGE |
+      (res === 0 && (type === S_IFREG || type === S_IFBLK) ? IS_STORAGE : 0);
+    directHints[fd] = hint;
+  }
+  return (hint & IS_STORAGE) !== 0;
 }
 
 /**

@@ -8,11 +8,27 @@
  */
 import { readdirSync } from "node:fs";
 import process from "node:process";
-import { copyFile, openFile, readFile, UringError, writeFile } from "../mod.ts";
+import {
+  copyFile,
+  defaultRing,
+  openFile,
+  readFile,
+  UringError,
+  writeFile,
+} from "../mod.ts";
+import { closeFd, pipeFds, writeFd } from "../raw.ts";
 
 const [file, dir] = process.argv.slice(2);
 const fds = () => readdirSync("/proc/self/fd").length;
-await readFile("/proc/self/status"); // the default ring and its waiter exist
+await readFile("/proc/self/status"); // the default ring exists
+// Its waiter (the realm's poll thread and control eventfd) starts only when
+// a request has to wait for it, which a read of an empty pipe does; file
+// requests usually complete on the JS thread itself.
+const [pipeRead, pipeWrite] = pipeFds();
+setTimeout(() => writeFd(pipeWrite, new Uint8Array(1)), 20);
+await defaultRing().read(pipeRead, new Uint8Array(1), -1);
+closeFd(pipeRead);
+closeFd(pipeWrite);
 
 const calls: Record<string, () => Promise<unknown>> = {
   readFile: () => readFile(file),
