@@ -47,6 +47,7 @@ const cases = [
   { name: "cached qd1", path: DIRECT, flags: 0, depth: 1 },
   { name: "cached qd16", path: DIRECT, flags: 0, depth: 16 },
   { name: "direct qd1", path: DIRECT, flags: O_DIRECT, depth: 1 },
+  { name: "direct qd16", path: DIRECT, flags: O_DIRECT, depth: 16 },
   { name: "direct qd64", path: DIRECT, flags: O_DIRECT, depth: 64 },
 ].filter((c) => only === "" || only.split(",").some((o) => c.name === o));
 

@@ -81,7 +81,9 @@ export class CompletionPump {
   #waiterDone: Promise<void> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #drained: (() => void) | undefined;
-  readonly #flush = () => this.#flushNow();
+  readonly #flush = () => this.#flushNow(true);
+  /** The flush queued among a burst of O_DIRECT completions (#complete). */
+  readonly #earlyFlush = () => this.#flushNow(false);
   readonly #reapOne = (low: number, res: number, _f: number, high: number) =>
     this.#complete(low, res, high);
 
@@ -203,6 +205,7 @@ export class CompletionPump {
   #scheduleFlush(): void {
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
+    this.#settledAtQueue = this.#settled;
     queueMicrotask(this.#flush);
   }
 
@@ -246,7 +249,12 @@ export class CompletionPump {
     }
   }
 
-  #flushNow(): void {
+  /**
+   * Submits what was queued and handles completions. `mayWait`: whether
+   * it may sleep in the kernel; not for a flush queued in the middle of a
+   * burst of completions, whose later continuations still have to run.
+   */
+  #flushNow(mayWait: boolean): void {
     this.#flushScheduled = false;
     if (this.core.closed) return;
     this.#submitPrepared();
@@ -262,7 +270,16 @@ export class CompletionPump {
       this.#reapAll();
       this.#refill();
       this.#submitPrepared();
-      if (this.#quickInFlight > 0) {
+      // Sleep only once the program has had its say: no request settled
+      // since this flush was queued (the continuations of those that did
+      // run before it, in order) nor by the reap just now (theirs run
+      // after it). Sleeping while continuations are still to run would
+      // hold back the requests they are about to make: at depth 16-64 on
+      // O_DIRECT that cost 20-30 % of the throughput.
+      if (
+        mayWait && this.#settled === this.#settledAtQueue &&
+        this.#quickInFlight > 0
+      ) {
         now = performance.now();
         const us = chain.waitUs(now);
         if (us > 0) {
@@ -321,6 +338,10 @@ export class CompletionPump {
   readonly #chain: InlineChain;
   /** Requests in flight that complete on their own, soon (PendingOp.quick). */
   #quickInFlight = 0;
+  /** Requests settled by completions so far (a running count). */
+  #settled = 0;
+  /** `#settled` when the pending flush was queued. */
+  #settledAtQueue = 0;
 
   #arm(): void {
     this.#armed = true;
@@ -381,13 +402,15 @@ export class CompletionPump {
     this.#inFlight--;
     if (high !== 0) return; // a cancel, linked timeout or wakeup
     const op = this.#requests.complete(low, res);
-    if (op?.quick) this.#quickInFlight--;
-    if (op?.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
+    if (op === undefined) return;
+    this.#settled++;
+    if (op.quick) this.#quickInFlight--;
+    if (op.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
       // A flush after every few O_DIRECT continuations, not only after the
       // last: the requests they make reach the device while the rest of a
       // burst of completions is still being handled (+1-5 % at QD64).
       this.#directSettled = 0;
-      queueMicrotask(this.#flush);
+      queueMicrotask(this.#earlyFlush);
     }
   }
 
@@ -446,7 +469,8 @@ export class CompletionPump {
         0,
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
       );
-      this.#flushNow();
+      // No sleeping in the kernel while closing: the waiter collects.
+      this.#flushNow(false);
       await drained;
     }
     await this.#waiterDone;
