@@ -19,13 +19,18 @@ import {
   EBUSY,
   EFAULT,
   FallbackRing,
+  IORING_OP_READ_FIXED,
+  IORING_OP_WRITE_FIXED,
   O_DIRECT,
   releaseBuffer,
   Ring,
   RingCore,
   UringError,
 } from "../raw.ts";
-import { RegisteredPool } from "../memory/registered.ts";
+import { RegisteredPool, RegisteredSlot } from "../memory/registered.ts";
+import { StagingPool } from "../memory/staging.ts";
+import { finishIo, isFixedVariant, RequestMemory } from "../ring/io_memory.ts";
+import { OPS } from "../ring/ops.ts";
 import { directIoDir, pattern, withTempFile } from "./helpers.ts";
 import { runChild } from "./harden_helpers.ts";
 
@@ -267,4 +272,42 @@ test("RLIMIT_MEMLOCK too small for the pool: setup fails with a MemlockError", {
   });
   assert.equal(fits.result?.ok, true, fits.stdout + fits.stderr);
   assert.equal(fits.result.index, 0);
+});
+
+test("RequestMemory.hold picks READ_FIXED / WRITE_FIXED and the slot's index; everything else keeps its row", () => {
+  const registered = new RegisteredPool(2, 4096);
+  const memory = new RequestMemory(new StagingPool(), registered);
+  try {
+    // A caller buffer staged in slot 0: the fixed form of read, index 0.
+    const staged = memory.hold(
+      OPS.read.encode(3, new Uint8Array(100), 0),
+      null,
+    );
+    assert.ok(staged instanceof RegisteredSlot);
+    assert.ok(isFixedVariant(memory.spec));
+    assert.equal(memory.spec.opcode, IORING_OP_READ_FIXED);
+    assert.equal(memory.spec.name, "read", "errors still say read");
+    assert.equal(memory.bufIndex, 0);
+    assert.equal(memory.addr, registered.slots[0].address);
+    // A lent slot written from: WRITE_FIXED with its index.
+    const lent = registered.lend(4096)!;
+    const write = memory.hold(OPS.write.encode(3, lent.subarray(8), 0), null);
+    assert.equal(memory.spec.opcode, IORING_OP_WRITE_FIXED);
+    assert.equal(memory.bufIndex, 1);
+    // No slot free, or too big: a plain READ through the staging pool.
+    const pooled = memory.hold(OPS.read.encode(3, new Uint8Array(10), 0), null);
+    assert.equal(memory.spec, OPS.read);
+    assert.equal(memory.bufIndex, -1);
+    // An owned buffer not from this pool: zero-copy, plain.
+    const owned = memory.hold(OPS.read.encode(3, allocateBuffer(64), 0), null);
+    assert.equal(memory.spec, OPS.read);
+    for (const held of [staged, write, pooled, owned]) {
+      assert.equal(finishIo(held!, 0, true), null);
+    }
+    assert.equal(registered.free, 1, "the staging slot is back; slot 1 lent");
+    releaseBuffer(lent);
+    assert.equal(registered.free, 2);
+  } finally {
+    memory.close();
+  }
 });
