@@ -214,7 +214,16 @@ export class FallbackRing extends AsyncRing {
     );
   }
 
-  /** Always -1: the fallback has no fixed-buffer table of its own. */
+  /**
+   * Always -1: the fallback has no fixed-buffer table of its own.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * ring.fixedBufferIndex(ring.buffer()); // -1
+   * ```
+   */
   fixedBufferIndex(_view: ArrayBufferView): number {
     return -1;
   }
