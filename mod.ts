@@ -25,7 +25,7 @@
  * @module
  */
 export { Ring, type RingSetupOptions } from "./ring/ring.ts";
-export type { RingOptions } from "./ring/setup.ts";
+export type { RegisteredBuffersOption, RingOptions } from "./ring/setup.ts";
 export {
   AsyncRing,
   type DataOpOptions,

@@ -4,11 +4,18 @@
  * reads at QD 1, 16 and 64 and 1 MiB sequential reads at QD 4, on a
  * page-cached file on the disk file system, on /dev/shm, and with
  * O_DIRECT. Each row runs staged and zero-copy alternately, `--rounds`
- * times, and keeps the best of each; the ratio is staged / zero-copy.
+ * times, and keeps the best of each; the ratio is staged / zero-copy
+ * (best over best), and the paired median is the median over rounds of
+ * staged / zero-copy measured back to back, which drifting load on a
+ * shared machine moves less.
  *
  *     bash bench/staging.sh [--secs 1] [--rounds 3] [--lib DIR]
  *
  * `--lib DIR` runs the workloads against another checkout's library.
+ * `--registered` adds two contenders in the same rounds: a ring with the
+ * `registeredBuffers: { count: QD, size: block }` option reading into
+ * plain buffers (staged in registered slots, READ_FIXED) and into
+ * `ring.buffer()` buffers (zero-copy and READ_FIXED).
  * `--base DIR` adds a third contender in the same process and rounds: that
  * checkout's `Ring` reading into a plain buffer (before issue #14 every
  * buffer went to the kernel as given, so this is the old zero-copy speed).
@@ -32,6 +39,7 @@ const LIB = arg("--lib", new URL("..", import.meta.url).pathname);
 const DISK = arg("--disk-file", "");
 const SHM = arg("--shm-file", "");
 const JSON_OUT = args.includes("--json");
+const REGISTERED = args.includes("--registered");
 
 // deno-lint-ignore no-explicit-any
 const lib: any = await import(`${LIB.replace(/\/$/, "")}/mod.ts`);
@@ -67,8 +75,13 @@ async function measure(
   owned: boolean,
   secs = SECS,
   from = lib,
+  registered = false,
 ): Promise<number> {
-  await using ring = new from.Ring({ entries: 128 });
+  await using ring = new from.Ring(
+    registered
+      ? { entries: 128, registeredBuffers: { count: w.depth, size: w.block } }
+      : { entries: 128 },
+  );
   const blocks = Math.floor(size / w.block);
   // The old library needs aligned memory for O_DIRECT (it did not stage).
   const old = from !== lib && direct;
@@ -78,7 +91,7 @@ async function measure(
       old
         ? from.alignedBuffer(w.block)
         : owned
-        ? allocateBuffer(w.block)
+        ? (registered ? ring.buffer(w.block) : allocateBuffer(w.block))
         : new Uint8Array(w.block),
   );
   let next = 0;
@@ -100,6 +113,12 @@ async function measure(
   const start = performance.now();
   await Promise.all(buffers.map(loop));
   return ops / ((performance.now() - start) / 1000);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 interface Target {
@@ -132,6 +151,9 @@ async function warm(path: string, size: number): Promise<void> {
   for (const owned of [false, true]) {
     for (const w of WORKLOADS) {
       await measure(fd, statSync(SHM).size, w, owned, 0.2);
+      if (REGISTERED) {
+        await measure(fd, statSync(SHM).size, w, owned, 0.2, lib, true);
+      }
       if (base) await measure(fd, statSync(SHM).size, w, owned, 0.2, base);
     }
   }
@@ -149,10 +171,27 @@ for (const t of targets) {
       let staged = 0;
       let zeroCopy = 0;
       let before = 0;
+      let stagedReg = 0;
+      /** staged / zero-copy of each round (measured back to back). */
+      const pairs: number[] = [];
+      let zeroCopyReg = 0;
       for (let r = 0; r < ROUNDS; r++) {
         // Alternated so drifting machine load hits all alike.
-        staged = Math.max(staged, await measure(fd, size, w, false));
-        zeroCopy = Math.max(zeroCopy, await measure(fd, size, w, true));
+        const s = await measure(fd, size, w, false);
+        const z = await measure(fd, size, w, true);
+        staged = Math.max(staged, s);
+        zeroCopy = Math.max(zeroCopy, z);
+        pairs.push(s / z);
+        if (REGISTERED) {
+          stagedReg = Math.max(
+            stagedReg,
+            await measure(fd, size, w, false, SECS, lib, true),
+          );
+          zeroCopyReg = Math.max(
+            zeroCopyReg,
+            await measure(fd, size, w, true, SECS, lib, true),
+          );
+        }
         if (base) {
           before = Math.max(
             before,
@@ -167,8 +206,17 @@ for (const t of targets) {
         staged: Math.round(staged),
         zeroCopy: Math.round(zeroCopy),
         ratio: Number((staged / zeroCopy).toFixed(2)),
+        pairedMedian: Number(median(pairs).toFixed(2)),
         before: Math.round(before),
         zeroCopyVsBefore: base ? Number((zeroCopy / before).toFixed(2)) : null,
+        stagedRegistered: Math.round(stagedReg),
+        zeroCopyRegistered: Math.round(zeroCopyReg),
+        stagedRegisteredVsStaged: REGISTERED
+          ? Number((stagedReg / staged).toFixed(2))
+          : null,
+        zeroCopyRegisteredVsZeroCopy: REGISTERED
+          ? Number((zeroCopyReg / zeroCopy).toFixed(2))
+          : null,
       };
       rows.push(row);
       const unit = w.block >= 1 << 20 ? "MiB/s" : "IOPS";
@@ -178,11 +226,20 @@ for (const t of targets) {
         `${runtime.padEnd(5)} ${t.name.padEnd(18)} ${w.name.padEnd(13)} ` +
           `staged ${String(fmt(staged)).padStart(8)} ${unit}  ` +
           `zero-copy ${String(fmt(zeroCopy)).padStart(8)} ${unit}  ` +
-          `ratio ${row.ratio.toFixed(2)}` +
+          `ratio ${row.ratio.toFixed(2)} (paired median ${
+            row.pairedMedian.toFixed(2)
+          })` +
           (base
             ? `  before ${String(fmt(before)).padStart(8)}  zero-copy/before ${
               row.zeroCopyVsBefore!.toFixed(2)
             }`
+            : "") +
+          (REGISTERED
+            ? `  | registered: staged ${String(fmt(stagedReg)).padStart(8)} (${
+              row.stagedRegisteredVsStaged!.toFixed(2)
+            }x) zero-copy ${String(fmt(zeroCopyReg)).padStart(8)} (${
+              row.zeroCopyRegisteredVsZeroCopy!.toFixed(2)
+            }x)`
             : ""),
       );
     }

@@ -1,7 +1,9 @@
 /**
  * Library-owned I/O memory: buffers the kernel uses directly
  * (`allocateBuffer`), staging slices for caller-owned buffers
- * (`StagingPool`), and direct-I/O alignment (`directIoAlignment`).
+ * (`StagingPool`), a ring's registered buffers (`RegisteredPool`, the
+ * `registeredBuffers` Ring option), and direct-I/O alignment
+ * (`directIoAlignment`).
  * See docs/memory.md for what the engines do with transferred buffers and
  * why the design follows from it.
  *
@@ -26,6 +28,13 @@ export {
   StagingSlice,
   type StagingStats,
 } from "./staging.ts";
+export {
+  fixedIndexOf,
+  MAX_REGISTERED_COUNT,
+  MAX_REGISTERED_SIZE,
+  RegisteredPool,
+  RegisteredSlot,
+} from "./registered.ts";
 export {
   alignmentError,
   alignmentFromStatx,

@@ -70,6 +70,18 @@ export class OwnedRegion {
   releasePending = false;
   /** Released: the caller's views are (or will be) detached. */
   released = false;
+  /**
+   * The registered pool (memory/registered.ts) whose fixed-buffer slot this
+   * memory is, or null; a ring submits requests on it as READ_FIXED /
+   * WRITE_FIXED when the pool is its own.
+   */
+  fixedPool: object | null = null;
+  /** The slot's index in the ring's fixed-buffer table (-1: none). */
+  fixedIndex = -1;
+  /** First address past the registered range (the slot's size). */
+  fixedEnd = 0;
+  /** Takes the memory back on release instead of the idle pool. */
+  home: ((region: OwnedRegion) => void) | null = null;
 
   /** Wraps a fresh or recycled Memory of `pages` pages. */
   constructor(memory: WebAssembly.Memory, pages: number) {
@@ -179,6 +191,35 @@ export function allocateBuffer(
 }
 
 /**
+ * Hands out `memory` (kept by the caller, e.g. a registered pool) as a
+ * library-owned buffer of `size` bytes from its first byte, zero-filled:
+ * `retainIo`, `releaseBuffer` and `isLibraryOwned` treat it like one from
+ * {@linkcode allocateBuffer}. On release its views are detached as usual
+ * and `home` gets the region back instead of the idle pool.
+ *
+ * @example
+ * ```ts
+ * import { lendMemory, releaseBuffer } from "./owned.ts";
+ * const memory = new WebAssembly.Memory({ initial: 1, maximum: 1 });
+ * const { view } = lendMemory(memory, 1, 4096, () => {});
+ * releaseBuffer(view); // home() runs; view.byteLength is 0
+ * ```
+ */
+export function lendMemory(
+  memory: WebAssembly.Memory,
+  pages: number,
+  size: number,
+  home: (region: OwnedRegion) => void,
+): { view: Uint8Array; region: OwnedRegion } {
+  const region = new OwnedRegion(memory, pages);
+  region.home = home;
+  const view = new Uint8Array(region.buffer, 0, size);
+  view.fill(0);
+  regions.set(region.buffer, region);
+  return { view, region };
+}
+
+/**
  * Whether `view` lies in a live buffer from {@linkcode allocateBuffer}.
  *
  * @example
@@ -194,11 +235,34 @@ export function isLibraryOwned(view: ArrayBufferView): boolean {
     region.buffer === view.buffer;
 }
 
+/**
+ * The region of a live library-owned buffer `view` lies in, or null (for
+ * caller memory, or a released buffer). Counts no request.
+ *
+ * @example
+ * ```ts
+ * import { allocateBuffer, ownedRegionOf } from "./owned.ts";
+ * ownedRegionOf(allocateBuffer(16)) !== null; // true
+ * ownedRegionOf(new Uint8Array(16)); // null
+ * ```
+ */
+export function ownedRegionOf(view: ArrayBufferView): OwnedRegion | null {
+  const region = regions.get(view.buffer);
+  return region === undefined || region.released ||
+      region.buffer !== view.buffer
+    ? null
+    : region;
+}
+
 function revoke(region: OwnedRegion): void {
   regions.delete(region.buffer);
   // Detaches every view the caller still holds; the bytes stay in place.
   region.memory.grow(0);
   region.buffer = region.memory.buffer as ArrayBuffer;
+  if (region.home !== null) {
+    region.home(region);
+    return;
+  }
   const bytes = region.pages * WASM_PAGE;
   if (idleBytes + bytes > MAX_IDLE_BYTES) return; // left to the GC
   let list = idle.get(region.pages);
@@ -261,7 +325,9 @@ function isDetached(view: ArrayBufferView): boolean {
 export function retainIo(view: ArrayBufferView): OwnedRegion | null {
   const region = regions.get(view.buffer);
   if (region === undefined) {
-    if (isDetached(view)) {
+    // Only an empty view can be over a detached buffer, and the `detached`
+    // getter costs about 100 ns on Deno: ask it only then.
+    if (view.byteLength === 0 && isDetached(view)) {
       throw new TypeError(
         "the buffer is detached (released or transferred) and cannot be used for I/O",
       );

@@ -89,15 +89,42 @@ export class StagingSlice {
   readonly shift: number;
   /** The slab it belongs to. */
   readonly slab: StagingSlab;
+  /** A staged read's target, copied to at completion (set by the Ring). */
+  target: ArrayBufferView | null = null;
+  /** The staged request's operation name, for errors. */
+  op = "read";
 
-  /** Made by the pool only. */
-  constructor(address: number, shift: number, slab: StagingSlab) {
+  /** Made by the pool only; `whole` is the slab's memory. */
+  constructor(
+    address: number,
+    shift: number,
+    slab: StagingSlab,
+    whole: ArrayBuffer,
+  ) {
     this.address = address;
     this.capacity = 2 ** shift;
     this.shift = shift;
     this.slab = slab;
-    this.bytes = new Uint8Array(memoryAt(address, this.capacity));
+    // A view into the slab's one ArrayBuffer: one object less per slice.
+    this.bytes = new Uint8Array(whole, address - slab.address, this.capacity);
   }
+}
+
+/**
+ * What the copies need of staging memory: a {@linkcode StagingSlice}, or a
+ * slot of a registered pool (memory/registered.ts).
+ *
+ * @example
+ * ```ts
+ * import type { StagedBytes } from "./staging.ts";
+ * const staged: StagedBytes = { bytes: new Uint8Array(4096), capacity: 4096 };
+ * ```
+ */
+export interface StagedBytes {
+  /** The library's view of the staging memory. */
+  readonly bytes: Uint8Array;
+  /** Its usable length. */
+  readonly capacity: number;
 }
 
 /**
@@ -249,9 +276,10 @@ export class StagingPool {
     this.#slabs.add(slab);
     this.#mappedBytes += bytes;
     this.#slabsMapped++;
+    const whole = memoryAt(address, bytes);
     // Pushed in reverse so slices are handed out from the slab's start.
     for (let i = bytes / size - 1; i >= 0; i--) {
-      list.push(new StagingSlice(address + i * size, shift, slab));
+      list.push(new StagingSlice(address + i * size, shift, slab, whole));
     }
   }
 
@@ -262,18 +290,8 @@ export class StagingPool {
    * @throws {TypeError} when `source` is detached.
    * @throws {RangeError} when `source` is longer than the slice.
    */
-  copyIn(slice: StagingSlice, source: ArrayBufferView): void {
-    const n = source.byteLength;
-    // Only an empty view can be over a detached buffer.
-    if (n === 0 && isDetached(source)) {
-      throw new TypeError("the buffer is detached and cannot be written");
-    }
-    if (n > slice.capacity) {
-      throw new RangeError(
-        `${n} bytes do not fit a ${slice.capacity}-byte staging slice`,
-      );
-    }
-    slice.bytes.set(asBytes(source));
+  copyIn(slice: StagedBytes, source: ArrayBufferView): void {
+    stageIn(slice, source);
   }
 
   /**
@@ -285,16 +303,12 @@ export class StagingPool {
    *   touched then.
    */
   copyOut(
-    slice: StagingSlice,
+    slice: StagedBytes,
     target: ArrayBufferView,
     count: number,
     op = "read",
   ): void {
-    if (count === 0) return;
-    checkTarget(target, count, op);
-    asBytes(target).set(
-      count === slice.capacity ? slice.bytes : slice.bytes.subarray(0, count),
-    );
+    stageOut(slice, target, count, op);
   }
 
   /**
@@ -303,7 +317,7 @@ export class StagingPool {
    * @throws {TypeError} when a source is detached.
    * @throws {RangeError} when they do not fit the slice.
    */
-  copyInAll(slice: StagingSlice, sources: readonly ArrayBufferView[]): void {
+  copyInAll(slice: StagedBytes, sources: readonly ArrayBufferView[]): void {
     let at = 0;
     for (const source of sources) {
       if (source.byteLength === 0 && isDetached(source)) {
@@ -329,7 +343,7 @@ export class StagingPool {
    * @throws {TypeError} as {@linkcode copyOut}.
    */
   copyOutAll(
-    slice: StagingSlice,
+    slice: StagedBytes,
     targets: readonly ArrayBufferView[],
     lengths: readonly number[],
     count: number,
@@ -362,6 +376,7 @@ export class StagingPool {
       throw new Error("StagingPool.release: slice is not acquired from here");
     }
     slice.inUse = false;
+    slice.target = null;
     const slab = slice.slab;
     slab.inUse--;
     this.#inUse--;
@@ -410,22 +425,84 @@ export class StagingPool {
   }
 }
 
+/**
+ * Copies `source` into staging memory (a write's data, at prepare time):
+ * {@linkcode StagingPool.copyIn} for any {@linkcode StagedBytes}.
+ *
+ * @throws {TypeError} when `source` is detached.
+ * @throws {RangeError} when `source` is longer than the staging memory.
+ * @example
+ * ```ts
+ * import { stageIn } from "./staging.ts";
+ * const staged = { bytes: new Uint8Array(4096), capacity: 4096 };
+ * stageIn(staged, new Uint8Array([1, 2, 3])); // staged.bytes[2] === 3
+ * ```
+ */
+export function stageIn(slice: StagedBytes, source: ArrayBufferView): void {
+  const n = source.byteLength;
+  // Only an empty view can be over a detached buffer.
+  if (n === 0 && isDetached(source)) {
+    throw new TypeError("the buffer is detached and cannot be written");
+  }
+  if (n > slice.capacity) {
+    throw new RangeError(
+      `${n} bytes do not fit a ${slice.capacity}-byte staging slice`,
+    );
+  }
+  slice.bytes.set(
+    source instanceof Uint8Array
+      ? source
+      : new Uint8Array(source.buffer, source.byteOffset, n),
+  );
+}
+
+/**
+ * Copies the first `count` bytes of staging memory into `target` (a read's
+ * data, at completion): {@linkcode StagingPool.copyOut} for any
+ * {@linkcode StagedBytes}.
+ *
+ * @throws {TypeError} when `target` was detached, transferred or shrunk
+ *   below `count` bytes; `target` is not touched then.
+ * @example
+ * ```ts
+ * import { stageOut } from "./staging.ts";
+ * const staged = { bytes: new Uint8Array(4096).fill(7), capacity: 4096 };
+ * const target = new Uint8Array(4);
+ * stageOut(staged, target, 4); // target is [7, 7, 7, 7]
+ * ```
+ */
+export function stageOut(
+  slice: StagedBytes,
+  target: ArrayBufferView,
+  count: number,
+  op = "read",
+): void {
+  if (count === 0) return;
+  // A detached buffer's views have byteLength 0, and count > 0 here, so
+  // one length check covers detached, transferred and shrunk alike (and
+  // skips the `detached` getter, measured at ~100 ns on Deno).
+  if (target.byteLength < count) throw shrunk(target, count, op);
+  const bytes = slice.bytes;
+  const source = count === bytes.length ? bytes : bytes.subarray(0, count);
+  if (target instanceof Uint8Array) target.set(source);
+  else new Uint8Array(target.buffer, target.byteOffset, count).set(source);
+}
+
+function shrunk(target: ArrayBufferView, count: number, op: string): TypeError {
+  return new TypeError(
+    `${op}: the buffer was detached, transferred or shrunk while the ` +
+      `request was in flight (it has ${target.byteLength} bytes, ` +
+      `${count} were read); the bytes read were not delivered`,
+  );
+}
+
 function isDetached(view: ArrayBufferView): boolean {
   return (view.buffer as ArrayBuffer & { detached?: boolean }).detached ===
     true;
 }
 
 function checkTarget(target: ArrayBufferView, count: number, op: string): void {
-  // A detached buffer's views have byteLength 0, and count > 0 here, so
-  // one length check covers detached, transferred and shrunk alike (and
-  // skips the `detached` getter, measured at ~100 ns on Deno).
-  if (target.byteLength < count) {
-    throw new TypeError(
-      `${op}: the buffer was detached, transferred or shrunk while the ` +
-        `request was in flight (it has ${target.byteLength} bytes, ` +
-        `${count} were read); the bytes read were not delivered`,
-    );
-  }
+  if (target.byteLength < count) throw shrunk(target, count, op);
 }
 
 function asBytes(view: ArrayBufferView): Uint8Array {

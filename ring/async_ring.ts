@@ -93,6 +93,18 @@ export abstract class AsyncRing {
   abstract unregisterBuffers(): void;
   /** The registered buffers, or null. */
   abstract get registeredBuffers(): readonly ArrayBufferView[] | null;
+  /**
+   * A zero-filled, library-owned (zero-copy) buffer of `size` bytes; with
+   * the `registeredBuffers` option on io_uring, one of the ring's
+   * registered buffers when one is free (its reads and writes are then
+   * READ_FIXED / WRITE_FIXED). Give it back with `releaseBuffer(buf)`.
+   */
+  abstract buffer(size?: number): Uint8Array;
+  /**
+   * The fixed-buffer index `view` is submitted with (a registered buffer
+   * from {@linkcode buffer}), or -1.
+   */
+  abstract fixedBufferIndex(view: ArrayBufferView): number;
   /** Closes the ring at once (`using`), cancelling what is in flight. */
   abstract [Symbol.dispose](): void;
 

@@ -19,7 +19,9 @@
 import { blockingIo, cachedAddress } from "../ffi/mod.ts";
 import type { BlockingIo } from "../ffi/mod.ts";
 import {
+  checkRegisteredBuffers,
   PROMISE_OPTION_NAMES,
+  type RegisteredBuffersOption,
   RING_OPTION_NAMES,
   type RingOptions,
 } from "./setup.ts";
@@ -37,6 +39,7 @@ import { type OpRequest, snapshotBuffers } from "./ops.ts";
 import { EBUSY, ECANCELED, EFAULT, ENXIO } from "../structs/errno.ts";
 import { finishIo, heldRequest, RequestMemory } from "./io_memory.ts";
 import { StagingPool } from "../memory/staging.ts";
+import { allocateBuffer } from "../memory/owned.ts";
 
 /**
  * Options every Promise method of {@linkcode FallbackRing} takes: the same
@@ -73,6 +76,12 @@ export interface FallbackRingOptions extends RingOptions {
   threads?: number;
   /** Accepted so `Ring` options pass through; the fallback never waits inline. */
   inlineWaitBudgetUs?: number;
+  /**
+   * Accepted (and validated) so `Ring` options pass through; nothing is
+   * registered: `buffer()` gives ordinary library-owned buffers of this
+   * size and every request stays a plain pread/pwrite.
+   */
+  registeredBuffers?: RegisteredBuffersOption;
 }
 
 // Memory a pool thread may still write into, kept reachable until its call
@@ -114,6 +123,7 @@ export class FallbackRing extends AsyncRing {
   #pendingCount = 0;
   #closed = false;
   #buffers: readonly ArrayBufferView[] | null = null;
+  readonly #bufferSize: number;
   /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
   readonly #memory = new RequestMemory(new StagingPool());
 
@@ -130,6 +140,8 @@ export class FallbackRing extends AsyncRing {
     const threads = options.threads === undefined
       ? 4
       : checkInteger(options.threads, "threads", 1, 64);
+    this.#bufferSize = checkRegisteredBuffers(options.registeredBuffers)
+      ?.size ?? 4096;
     this.setupError = setupError;
     this.#io = blockingIo(threads);
   }
@@ -180,6 +192,40 @@ export class FallbackRing extends AsyncRing {
   /** The registered buffers, or null. */
   get registeredBuffers(): readonly ArrayBufferView[] | null {
     return this.#buffers;
+  }
+
+  /**
+   * A zero-filled, library-owned buffer of `size` bytes (default: the
+   * `registeredBuffers` size, else 4096): `allocateBuffer(size)`, since the
+   * fallback registers nothing.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing({ registeredBuffers: { count: 2, size: 8192 } });
+   * ring.buffer().byteLength; // 8192
+   * ```
+   */
+  buffer(size?: number): Uint8Array {
+    return allocateBuffer(
+      size === undefined
+        ? this.#bufferSize
+        : checkInteger(size, "size", 0, 2 ** 31),
+    );
+  }
+
+  /**
+   * Always -1: the fallback has no fixed-buffer table of its own.
+   *
+   * @example
+   * ```ts
+   * import { FallbackRing } from "./fallback.ts";
+   * await using ring = new FallbackRing();
+   * ring.fixedBufferIndex(ring.buffer()); // -1
+   * ```
+   */
+  fixedBufferIndex(_view: ArrayBufferView): number {
+    return -1;
   }
 
   /** Closes the ring at scope end (`using`); nothing to wait for. */

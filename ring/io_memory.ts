@@ -21,7 +21,10 @@
  *   with the same alignment.
  *
  * Fixed-buffer requests (readFixed/writeFixed) use registered memory only
- * and are left as they are.
+ * and are left as they are. With a registered pool (the `registeredBuffers`
+ * Ring option, memory/registered.ts), a read or write whose memory is one
+ * of its slots (lent by `ring.buffer()`, or staged in one) goes out as
+ * READ_FIXED / WRITE_FIXED with the slot's index.
  *
  * @module
  */
@@ -33,14 +36,24 @@ import {
   directIoAlignment,
 } from "../memory/alignment.ts";
 import { OwnedRegion, releaseIo, retainIo } from "../memory/owned.ts";
-import type { StagingPool, StagingSlice } from "../memory/staging.ts";
+import {
+  stageIn,
+  stageOut,
+  type StagingPool,
+  StagingSlice,
+} from "../memory/staging.ts";
+import {
+  fixedIndexOf,
+  type RegisteredPool,
+  RegisteredSlot,
+} from "../memory/registered.ts";
 import { AttrPiView } from "../structs/attr_pi.ts";
 import { IOVEC_SIZE, IovecView } from "../structs/iovec.ts";
 import { EINVAL } from "../structs/errno.ts";
 import { directIoHint, fdEpoch } from "../sys/fd.ts";
 import { UringError } from "./errors.ts";
 import type { PackedAttributes } from "./attributes.ts";
-import type { OpRequest } from "./ops.ts";
+import { type OpRequest, OPS, type OpSpec } from "./ops.ts";
 import { isUnpublished } from "./io_buffers.ts";
 
 /**
@@ -65,8 +78,8 @@ export interface HeldMemory {
   readonly iovecs: Uint8Array | null;
   /** Owned regions retained (zero-copy). */
   readonly regions: readonly OwnedRegion[];
-  /** The data's staging slice, or null when zero-copy. */
-  readonly slice: StagingSlice | null;
+  /** The data's staging slice (or registered slot), or null when zero-copy. */
+  readonly slice: StagingSlice | RegisteredSlot | null;
   /** The PI metadata's staging slice, or null. */
   readonly metaSlice: StagingSlice | null;
   /** The caller's PI metadata buffer (copied out after a read). */
@@ -87,8 +100,9 @@ export interface HeldMemory {
 
 /**
  * What a request holds: a {@linkcode HeldMemory}, or for the commonest
- * zero-copy case (one library-owned buffer, no attributes, not O_DIRECT)
- * just its retained region, which saves an object per request.
+ * cases (one buffer, no attributes, not O_DIRECT) no object of its own:
+ * the retained region of a library-owned buffer, or the staging slice (or
+ * registered slot) of a caller-owned one, which carries the read's target.
  *
  * @example
  * ```ts
@@ -96,7 +110,11 @@ export interface HeldMemory {
  * const none: Held | null = null;
  * ```
  */
-export type Held = HeldMemory | OwnedRegion;
+export type Held =
+  | HeldMemory
+  | OwnedRegion
+  | StagingSlice
+  | RegisteredSlot;
 
 /**
  * `sqe->addr` and `sqe->len` for `req` as held: the staging slice (or the
@@ -112,7 +130,44 @@ export type Held = HeldMemory | OwnedRegion;
  */
 export function heldRequest(req: OpRequest, held: Held | null): OpRequest {
   if (held === null || held instanceof OwnedRegion) return req;
+  if (held instanceof StagingSlice || held instanceof RegisteredSlot) {
+    return { ...req, addr: held.address };
+  }
   return { ...req, addr: held.addr, len: held.iovecs ? 1 : req.len };
+}
+
+/** read and write with the fixed-buffer opcodes (same names in errors). */
+const FIXED_READ: OpSpec = Object.freeze({
+  ...OPS.read,
+  opcode: OPS.readFixed.opcode,
+});
+const FIXED_WRITE: OpSpec = Object.freeze({
+  ...OPS.write,
+  opcode: OPS.writeFixed.opcode,
+});
+
+/** The READ_FIXED / WRITE_FIXED form of `spec`, or null for other rows. */
+function fixedVariant(spec: OpSpec): OpSpec | null {
+  return spec === OPS.read
+    ? FIXED_READ
+    : spec === OPS.write
+    ? FIXED_WRITE
+    : null;
+}
+
+/**
+ * Whether `spec` is a read or write that {@linkcode RequestMemory.hold}
+ * turned into its fixed-buffer form (tests and diagnostics).
+ *
+ * @example
+ * ```ts
+ * import { isFixedVariant } from "./io_memory.ts";
+ * import { OPS } from "./ops.ts";
+ * isFixedVariant(OPS.read); // false
+ * ```
+ */
+export function isFixedVariant(spec: OpSpec): boolean {
+  return spec === FIXED_READ || spec === FIXED_WRITE;
 }
 
 /** Per-fd alignment cache entry, valid while the fd's epoch is unchanged. */
@@ -144,9 +199,6 @@ export function cachedDirectIoAlignment(fd: number): DirectIoAlignment {
   return alignment;
 }
 
-/** The regions of a staged request: none (shared, never written). */
-const NO_REGIONS: readonly OwnedRegion[] = Object.freeze([]);
-
 /** Page alignment for staged memory of a buffered fd. */
 const PAGE = 4096;
 
@@ -165,66 +217,122 @@ const PAGE = 4096;
 export class RequestMemory {
   /** The staging pool of the ring. */
   readonly pool: StagingPool;
+  /** The ring's registered pool (`registeredBuffers`), or null. */
+  readonly registered: RegisteredPool | null;
+  /**
+   * The SQE fields of the request last passed to {@linkcode hold}: its
+   * row (the READ_FIXED / WRITE_FIXED form when it uses a registered
+   * slot), `sqe->addr`, `sqe->len` and `sqe->buf_index`. Written by every
+   * `hold`, so no object is made per request.
+   */
+  spec: OpSpec = OPS.nop;
+  /** `sqe->addr` for the last held request. */
+  addr = 0;
+  /** `sqe->len` for the last held request. */
+  len = 0;
+  /** `sqe->buf_index` for the last held request (-1: none). */
+  bufIndex = -1;
 
-  /** Stages through `pool` (the ring's own). */
-  constructor(pool: StagingPool) {
+  /** Stages through `pool` (the ring's own) and `registered`, if any. */
+  constructor(pool: StagingPool, registered: RegisteredPool | null = null) {
     this.pool = pool;
+    this.registered = registered;
   }
 
   /**
    * Takes the memory `req` needs (and checks an O_DIRECT request's
-   * alignment). Returns null for requests that touch no data buffer or
-   * use registered buffers. Undoes everything it took when it throws.
+   * alignment), and sets {@linkcode spec}, {@linkcode addr},
+   * {@linkcode len} and {@linkcode bufIndex} for its SQE. Returns null
+   * for requests that touch no data buffer or use registered buffers
+   * explicitly. Undoes everything it took when it throws.
    *
    * @throws {RangeError} for an O_DIRECT request that is not aligned.
    * @throws {TypeError} for a detached or released buffer.
    */
   hold(req: OpRequest, attrs: PackedAttributes | null): Held | null {
+    this.spec = req.spec;
+    this.addr = req.addr;
+    this.len = req.len;
+    this.bufIndex = req.bufIndex;
     const data = req.data;
     if (data === null || req.bufIndex >= 0 || !req.spec.attributes) {
       return null;
     }
     const vectored = Array.isArray(data);
     if (!vectored && attrs === null && !directIoHint(req.fd)) {
-      // The fast path: one owned buffer on a buffered fd.
+      // The fast path: one buffer on a buffered fd.
       const view = data as ArrayBufferView;
       const region = retainIo(view);
-      if (region !== null) return region;
+      if (region !== null) {
+        if (region.fixedPool !== null) this.#fixedOwned(req, region);
+        return region;
+      }
       // The library's own result memory, not handed out yet: nothing can
       // pull it from under the kernel, so no staging (io_buffers.ts).
       if (isUnpublished(view)) return null;
-      return this.#stageOne(req, view);
+      return this.#stageOne(req, view, PAGE);
     }
     return this.#hold(req, data, vectored, attrs);
   }
 
-  /** One caller buffer on a buffered fd: one page-aligned slice. */
-  #stageOne(req: OpRequest, view: ArrayBufferView): HeldMemory {
-    const pool = this.pool;
-    const slice = pool.acquire(view.byteLength, PAGE);
+  /** A lent slot of this ring's registered pool: a fixed-buffer request. */
+  #fixedOwned(req: OpRequest, region: OwnedRegion): void {
+    const registered = this.registered;
+    if (registered === null) return;
+    const index = fixedIndexOf(registered, region, req.addr, req.len);
+    const spec = fixedVariant(req.spec);
+    if (index < 0 || spec === null) return;
+    this.spec = spec;
+    this.bufIndex = index;
+  }
+
+  /**
+   * A free registered slot for `length` bytes at `alignment` when the
+   * request can be a fixed one (sets the SQE fields), or null.
+   */
+  #slot(
+    req: OpRequest,
+    length: number,
+    alignment: number,
+  ): RegisteredSlot | null {
+    const registered = this.registered;
+    if (registered === null || alignment > PAGE) return null;
+    const spec = fixedVariant(req.spec);
+    if (spec === null) return null;
+    const slot = registered.acquire(length);
+    if (slot === null) return null;
+    this.spec = spec;
+    this.bufIndex = slot.index;
+    return slot;
+  }
+
+  /**
+   * One caller buffer, no attributes: a registered slot or a slice, which
+   * itself carries the read's target (no object per request).
+   */
+  #stageOne(
+    req: OpRequest,
+    view: ArrayBufferView,
+    alignment: number,
+  ): StagingSlice | RegisteredSlot {
+    const length = view.byteLength;
+    const staged = this.#slot(req, length, alignment) ??
+      this.pool.acquire(length, alignment);
     const reads = req.spec.writesMemory;
     if (!reads) {
       try {
-        pool.copyIn(slice, view);
+        stageIn(staged, view);
       } catch (error) {
-        pool.release(slice);
+        releaseStaged(staged);
+        this.spec = req.spec;
+        this.bufIndex = -1;
         throw error;
       }
     }
-    return {
-      addr: slice.address,
-      iovecs: null,
-      regions: NO_REGIONS,
-      slice,
-      metaSlice: null,
-      meta: null,
-      pool,
-      targets: reads ? view : null,
-      lengths: null,
-      op: req.spec.name,
-      fd: req.fd,
-      alignment: null,
-    };
+    staged.target = reads ? view : null;
+    staged.op = req.spec.name;
+    this.addr = staged.address;
+    return staged;
   }
 
   #hold(
@@ -241,7 +349,7 @@ export class RequestMemory {
       ? cachedDirectIoAlignment(req.fd)
       : null;
     const regions: OwnedRegion[] = [];
-    let slice: StagingSlice | null = null;
+    let slice: StagingSlice | RegisteredSlot | null = null;
     let metaSlice: StagingSlice | null = null;
     try {
       let total = 0;
@@ -268,8 +376,14 @@ export class RequestMemory {
       }
       let addr = req.addr;
       let iovecs: Uint8Array | null = null;
+      const single = !vectored && attrs === null;
+      if (owned && single && regions[0].fixedPool !== null) {
+        this.#fixedOwned(req, regions[0]);
+      }
       if (!owned) {
-        slice = this.pool.acquire(total, alignment?.memory ?? PAGE);
+        const align = alignment?.memory ?? PAGE;
+        slice = (single ? this.#slot(req, total, align) : null) ??
+          this.pool.acquire(total, align);
         if (!reads) {
           if (vectored) this.pool.copyInAll(slice, views);
           else this.pool.copyIn(slice, views[0]);
@@ -301,6 +415,8 @@ export class RequestMemory {
           new AttrPiView(attrs!.buffer).addr = metaSlice.address;
         }
       }
+      this.addr = addr;
+      if (iovecs !== null) this.len = 1;
       return {
         addr,
         iovecs,
@@ -319,16 +435,28 @@ export class RequestMemory {
       };
     } catch (error) {
       for (const region of regions) releaseIo(region);
-      if (slice !== null) this.pool.release(slice);
+      if (slice !== null) releaseStaged(slice);
       if (metaSlice !== null) this.pool.release(metaSlice);
+      this.spec = req.spec;
+      this.bufIndex = -1;
       throw error;
     }
   }
 
-  /** Closes the pool: slices still held keep their slabs until released. */
+  /**
+   * Closes the pools: slices still held keep their slabs until released;
+   * lent registered buffers stay valid.
+   */
   close(): void {
     this.pool.close();
+    this.registered?.close();
   }
+}
+
+/** Gives staging memory back to its pool. */
+function releaseStaged(staged: StagingSlice | RegisteredSlot): void {
+  if (staged instanceof StagingSlice) staged.slab.owner.release(staged);
+  else staged.pool.release(staged);
 }
 
 /**
@@ -355,6 +483,19 @@ export function finishIo(
   if (held instanceof OwnedRegion) {
     releaseIo(held);
     return null;
+  }
+  if (held instanceof StagingSlice || held instanceof RegisteredSlot) {
+    let failure: unknown = null;
+    const target = held.target;
+    if (deliver && res > 0 && target !== null) {
+      try {
+        stageOut(held, target, res, held.op);
+      } catch (error) {
+        failure = error;
+      }
+    }
+    releaseStaged(held);
+    return failure;
   }
   let failure: unknown = null;
   try {
@@ -387,7 +528,7 @@ export function finishIo(
     failure = error;
   } finally {
     for (const region of held.regions) releaseIo(region);
-    if (held.slice !== null) held.pool.release(held.slice);
+    if (held.slice !== null) releaseStaged(held.slice);
     if (held.metaSlice !== null) held.pool.release(held.metaSlice);
   }
   return failure;

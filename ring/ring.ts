@@ -36,19 +36,27 @@
  * @module
  */
 import { RingCore } from "./core.ts";
-import { PROMISE_OPTION_NAMES, type RingOptions } from "./setup.ts";
+import {
+  checkRegisteredBuffers,
+  PROMISE_OPTION_NAMES,
+  type RegisteredBuffersOption,
+  type RingOptions,
+} from "./setup.ts";
 import type { OpRequest } from "./ops.ts";
 import { AsyncRing, type DataOpOptions, type OpOptions } from "./async_ring.ts";
 import { CompletionPump } from "./pump.ts";
 import { type PendingOp, QUEUED } from "./pending.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import { checkInteger } from "./validate.ts";
-import { EINVAL } from "../structs/errno.ts";
+import { EBUSY, EINVAL } from "../structs/errno.ts";
 import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
-import { heldRequest, RequestMemory } from "./io_memory.ts";
+import { RequestMemory } from "./io_memory.ts";
 import { StagingPool } from "../memory/staging.ts";
+import { fixedIndexOf, RegisteredPool } from "../memory/registered.ts";
+import { allocateBuffer, ownedRegionOf } from "../memory/owned.ts";
+import { addressNumber } from "../ffi/mod.ts";
 
 export type { DataOpOptions, OpOptions } from "./async_ring.ts";
 
@@ -122,6 +130,18 @@ export interface RingSetupOptions extends RingOptions {
    * completions that recently came within about 250 µs (see docs/perf.md).
    */
   inlineWaitBudgetUs?: number;
+  /**
+   * `count` buffers of `size` bytes that the ring allocates (library-owned
+   * memory) and registers as its fixed-buffer table at setup. Reads and
+   * writes whose memory is one of them go out as READ_FIXED / WRITE_FIXED
+   * by themselves: buffers from {@linkcode Ring.buffer}, and caller-owned
+   * buffers of up to `size` bytes, which are staged in a free one. The
+   * pinned memory counts against RLIMIT_MEMLOCK: setup throws a
+   * `MemlockError` (with the limit and the bytes needed) when the kernel
+   * refuses it. The table then belongs to the ring: `registerBuffers`
+   * refuses (EBUSY). The fallback backend accepts and ignores it.
+   */
+  registeredBuffers?: RegisteredBuffersOption;
 }
 
 /**
@@ -158,7 +178,9 @@ export class Ring extends AsyncRing {
   readonly core: RingCore;
   readonly #pump: CompletionPump;
   /** Staging for caller-owned buffers; zero-copy for library-owned ones. */
-  readonly #memory = new RequestMemory(new StagingPool());
+  readonly #memory: RequestMemory;
+  /** The registered pool of the `registeredBuffers` option, or null. */
+  readonly #registered: RegisteredPool | null;
 
   /** Which engine serves the Promise API. */
   readonly backend = "io_uring" as const;
@@ -186,7 +208,21 @@ export class Ring extends AsyncRing {
         );
       }
     }
+    const registered = checkRegisteredBuffers(options?.registeredBuffers);
     this.core = new RingCore(withFastDefaults(options), PROMISE_OPTION_NAMES);
+    this.#registered = null;
+    if (registered !== undefined) {
+      try {
+        const pool = new RegisteredPool(registered.count, registered.size);
+        // A refusal (RLIMIT_MEMLOCK: MemlockError) fails the setup.
+        this.core.registerBuffers(pool.views());
+        this.#registered = pool;
+      } catch (error) {
+        this.core.close();
+        throw error;
+      }
+    }
+    this.#memory = new RequestMemory(new StagingPool(), this.#registered);
     const budgetUs = options?.inlineWaitBudgetUs === undefined
       ? undefined
       : checkInteger(
@@ -260,17 +296,89 @@ export class Ring extends AsyncRing {
    * ```
    */
   registerBuffers(buffers: readonly ArrayBufferView[]): void {
+    this.#ownTable("register_buffers");
     this.core.registerBuffers(buffers);
   }
 
   /** Drops the fixed buffers. */
   unregisterBuffers(): void {
+    this.#ownTable("unregister_buffers");
     this.core.unregisterBuffers();
   }
 
-  /** The registered buffers, or null. */
+  /**
+   * The buffers registered with `registerBuffers`, or null (also with the
+   * `registeredBuffers` option, whose buffers are the ring's own: take
+   * one with {@linkcode buffer}).
+   */
   get registeredBuffers(): readonly ArrayBufferView[] | null {
-    return this.core.registeredBuffers;
+    return this.#registered === null ? this.core.registeredBuffers : null;
+  }
+
+  /** With the `registeredBuffers` option the table is the ring's. */
+  #ownTable(op: string): void {
+    if (this.#registered !== null) {
+      throw new UringError(EBUSY, {
+        op,
+        detail: "the ring's registeredBuffers option owns the fixed-buffer " +
+          "table; take buffers of it with ring.buffer()",
+      });
+    }
+  }
+
+  /**
+   * A zero-filled, library-owned buffer of `size` bytes (default: the
+   * `registeredBuffers` size, else 4096), zero-copy like one from
+   * `allocateBuffer`. With the `registeredBuffers` option and a free
+   * registered buffer of at least `size` bytes, it is that registered
+   * buffer: reads and writes on it through this ring are READ_FIXED /
+   * WRITE_FIXED. Give it back with `releaseBuffer(buf)` (the registered
+   * buffer then returns to the ring's pool); otherwise a registered one
+   * stays taken. When none is free it is an ordinary owned buffer.
+   *
+   * @throws {RangeError} for a size above 2 GiB.
+   * @example
+   * ```ts
+   * import { O_RDONLY, openFd, releaseBuffer, Ring } from "../mod.ts";
+   * await using ring = new Ring({ registeredBuffers: { count: 4, size: 4096 } });
+   * const buf = ring.buffer();
+   * ring.fixedBufferIndex(buf); // 0: a registered buffer
+   * const fd = openFd("/dev/zero", O_RDONLY);
+   * await ring.read(fd, buf, 0); // a READ_FIXED
+   * releaseBuffer(buf);
+   * ```
+   */
+  buffer(size?: number): Uint8Array {
+    const pool = this.#registered;
+    const length = size === undefined
+      ? pool?.size ?? 4096
+      : checkInteger(size, "size", 0, 2 ** 31);
+    return pool?.lend(length) ?? allocateBuffer(length);
+  }
+
+  /**
+   * The index in this ring's fixed-buffer table of the registered buffer
+   * `view` lies in (a buffer from {@linkcode buffer} with the
+   * `registeredBuffers` option), or -1: reads and writes on `view` are
+   * fixed-buffer requests exactly when this is not -1.
+   *
+   * @example
+   * ```ts
+   * import { Ring } from "../mod.ts";
+   * await using ring = new Ring();
+   * ring.fixedBufferIndex(new Uint8Array(16)); // -1
+   * ```
+   */
+  fixedBufferIndex(view: ArrayBufferView): number {
+    const pool = this.#registered;
+    const region = pool === null ? null : ownedRegionOf(view);
+    if (region === null) return -1;
+    return fixedIndexOf(
+      pool!,
+      region,
+      addressNumber(view),
+      view.byteLength,
+    );
   }
 
   /**
@@ -321,8 +429,8 @@ export class Ring extends AsyncRing {
     const attrs = req.spec.attributes ? this.#attributes(req, options) : null;
     if (signal?.aborted) return Promise.reject(signal.reason);
     // Last, as it takes memory: every check that can refuse has run.
-    const memory = this.#memory.hold(req, attrs);
-    const sqe = heldRequest(req, memory);
+    const held = this.#memory;
+    const memory = held.hold(req, attrs);
     let resolve!: (value: unknown) => void;
     let reject!: (reason: unknown) => void;
     const promise = new Promise<unknown>((res, rej) => {
@@ -330,13 +438,13 @@ export class Ring extends AsyncRing {
       reject = rej;
     });
     const op: PendingOp = {
-      spec: req.spec,
+      spec: held.spec,
       fd: req.fd,
-      addr: sqe.addr,
-      len: sqe.len,
+      addr: held.addr,
+      len: held.len,
       off: req.off,
       opFlags: req.opFlags,
-      bufIndex: req.bufIndex,
+      bufIndex: held.bufIndex,
       keep: attrs ? [req.keep, attrs] : req.keep,
       transform: req.transform,
       path: req.path,

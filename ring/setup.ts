@@ -8,6 +8,10 @@
  * @module
  */
 import { checkInteger, checkOptions } from "./validate.ts";
+import {
+  MAX_REGISTERED_COUNT,
+  MAX_REGISTERED_SIZE,
+} from "../memory/registered.ts";
 import { PARAMS_SIZE, ParamsView } from "../structs/params.ts";
 import {
   IORING_SETUP_ATTACH_WQ,
@@ -198,7 +202,68 @@ export const PROMISE_OPTION_NAMES: readonly string[] = Object.freeze([
   "fallback",
   "threads",
   "inlineWaitBudgetUs",
+  "registeredBuffers",
 ]);
+
+/**
+ * The `registeredBuffers` setup option of `Ring`: `count` buffers of
+ * `size` bytes that the ring allocates and registers as its fixed-buffer
+ * table. Reads and writes whose memory is one of them (a buffer from
+ * `ring.buffer()`, or a caller's buffer staged in a free one) then go out
+ * as READ_FIXED / WRITE_FIXED. The fallback backend accepts and ignores it.
+ *
+ * @example
+ * ```ts
+ * import type { RegisteredBuffersOption } from "./setup.ts";
+ * const option: RegisteredBuffersOption = { count: 64, size: 65536 };
+ * ```
+ */
+export interface RegisteredBuffersOption {
+  /** How many buffers (1 to 1024, UIO_MAXIOV). */
+  count: number;
+  /** Bytes per buffer (1 to 1 GiB, the kernel's per-buffer limit). */
+  size: number;
+}
+
+/**
+ * Checks the `registeredBuffers` option: undefined stays undefined; else
+ * an object with exactly `count` and `size`, integers in range.
+ *
+ * @throws {TypeError} for a value that is not such an object, or an
+ *   unknown or missing key.
+ * @throws {RangeError} for a count or size out of range.
+ * @example
+ * ```ts
+ * import { checkRegisteredBuffers } from "./setup.ts";
+ * checkRegisteredBuffers({ count: 8, size: 4096 }); // { count: 8, size: 4096 }
+ * ```
+ */
+export function checkRegisteredBuffers(
+  value: unknown,
+): RegisteredBuffersOption | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      "Ring option registeredBuffers must be an object { count, size }",
+    );
+  }
+  checkOptions(value, ["count", "size"], "registeredBuffers");
+  const { count, size } = value as Partial<RegisteredBuffersOption>;
+  if (count === undefined || size === undefined) {
+    throw new TypeError(
+      "Ring option registeredBuffers needs both count and size",
+    );
+  }
+  return {
+    count: checkInteger(
+      count,
+      "registeredBuffers.count",
+      1,
+      MAX_REGISTERED_COUNT,
+    ),
+    size: checkInteger(size, "registeredBuffers.size", 1, MAX_REGISTERED_SIZE),
+  };
+}
 
 /**
  * Names the setup flags in `flags`, with the kernel release that added each.

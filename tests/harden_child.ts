@@ -126,6 +126,21 @@ switch (mode) {
     }
     break;
   }
+  case "regpool": {
+    // The registeredBuffers option under the child's RLIMIT_MEMLOCK.
+    const [count, size] = args.map(Number);
+    try {
+      await using ring = new Ring({ registeredBuffers: { count, size } });
+      const buf = ring.buffer();
+      const fd = openFd("/etc/hostname", 0);
+      const n = await ring.read(fd, buf, 0);
+      closeFd(fd);
+      result({ ok: true, read: n, index: ring.fixedBufferIndex(buf) });
+    } catch (error) {
+      result({ ok: false, error: describeError(error) });
+    }
+    break;
+  }
   case "sqpoll": {
     try {
       await using ring = new Ring({ sqpoll: { idleMs: 10 }, entries: 8 });
