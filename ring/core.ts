@@ -565,17 +565,28 @@ export class RingCore extends PrepHelpers {
    * with IORING_ENTER_EXT_ARG, Linux 5.11). Returns the raw result: >= 0,
    * `-ETIME` on timeout, or `-errno`. A bounded wait: the Promise layer uses
    * it to catch completions that arrive within microseconds without a
-   * round trip through its waiter thread.
+   * round trip through its waiter thread. With `submit`, the prepared SQEs
+   * are submitted in the same system call (liburing's
+   * `io_uring_submit_and_wait_timeout`); the result is then the number
+   * submitted, or `-ETIME` (they were submitted all the same).
    *
    * @example
    * ```ts
    * import { RingCore } from "./core.ts";
    * using ring = new RingCore({ entries: 2 });
    * ring.waitCqeTimeout(1, 50); // -62 (ETIME): nothing was in flight
+   * ring.prepNop();
+   * ring.waitCqeTimeout(1, 5000, true); // 1: submitted, and its CQE is in
    * ```
    */
-  waitCqeTimeout(minComplete: number, timeoutUs: number): number {
+  waitCqeTimeout(
+    minComplete: number,
+    timeoutUs: number,
+    submit = false,
+  ): number {
     this.#assertOpen("waitCqeTimeout");
+    // An SQPOLL thread takes the SQEs itself; only the wait is ours.
+    const toSubmit = submit && !this.#sqpoll ? this.#flushSq() : 0;
     if (this.#waitArg === undefined) {
       // struct io_uring_getevents_arg { u64 sigmask; u32 sigmask_sz;
       // u32 min_wait_usec; u64 ts; } pointing at a __kernel_timespec.
@@ -588,9 +599,13 @@ export class RingCore extends PrepHelpers {
       setU64Number(this.#waitArg.view, 16, this.#waitArg.address + 24);
     }
     const { view, address } = this.#waitArg;
-    const seconds = Math.floor(timeoutUs / 1e6);
-    setU64Number(view, 24, seconds);
-    setU64Number(view, 32, Math.round((timeoutUs - seconds * 1e6) * 1000));
+    if (timeoutUs !== this.#waitArgUs) {
+      // The Promise layer passes the same timeout every time: written once.
+      this.#waitArgUs = timeoutUs;
+      const seconds = Math.floor(timeoutUs / 1e6);
+      setU64Number(view, 24, seconds);
+      setU64Number(view, 32, Math.round((timeoutUs - seconds * 1e6) * 1000));
+    }
     let flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
     if (
       this.#sqpoll &&
@@ -599,10 +614,12 @@ export class RingCore extends PrepHelpers {
       flags |= IORING_ENTER_SQ_WAKEUP;
     }
     this.#enter2 ??= liburing().io_uring_enter2;
-    return this.#enter2(this.fd, 0, minComplete, flags, address, 24);
+    return this.#enter2(this.fd, toSubmit, minComplete, flags, address, 24);
   }
 
   #waitArg: { bytes: Uint8Array; view: DataView; address: number } | undefined;
+  /** The timeout in #waitArg, µs (-1: none written yet). */
+  #waitArgUs = -1;
   #enter2:
     | ((
       fd: number,

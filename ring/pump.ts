@@ -30,7 +30,7 @@ import {
   IORING_SETUP_SQPOLL,
   IOSQE_IO_LINK,
 } from "../structs/constants.ts";
-import { EAGAIN, EBADF, EBUSY, EINTR } from "../structs/errno.ts";
+import { EAGAIN, EBADF, EBUSY, EINTR, ETIME } from "../structs/errno.ts";
 import { applyAttributes } from "./attributes.ts";
 import { DISPOSE_WAIT_MS } from "./deadlines.ts";
 import { type PendingOp, PendingRequests, type RereadFn } from "./pending.ts";
@@ -52,6 +52,14 @@ const DEVICE_SUBMIT_CHUNK = 4;
 
 /** Flushes smaller than this go in one enter whatever they hold. */
 const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
+
+/**
+ * A submit-and-sleep that returned within this many µs most likely found
+ * its request completed inside the submit (page-cached data): there the
+ * sleep's set-up in the kernel cost about 0.7 µs per request (cached 4 KiB
+ * reads at depth 1 went from 595K to 413K IOPS on Deno, paired).
+ */
+const INLINE_SUBMIT_US = 3;
 
 /** user_data high word of internal requests (cancels, linked timeouts, wakeups). */
 const INTERNAL = 1;
@@ -209,6 +217,37 @@ export class CompletionPump {
     queueMicrotask(this.#flush);
   }
 
+  /** What the last sleep in the kernel returned (-ETIME: nothing came). */
+  #lastWait = 0;
+  /**
+   * Whether requests have been completing inside their submit (cached
+   * data): then a flush submits alone, and sleeps only if it must.
+   */
+  #submitCompletes = false;
+
+  /**
+   * Submits the prepared SQEs and sleeps up to `us` µs for a completion in
+   * the same io_uring_enter; a flush for the chunked O_DIRECT submit takes
+   * #submitPrepared first. Errors are those of #submitPrepared.
+   */
+  #submitAndWait(us: number): void {
+    if (this.#directPrepared >= SUBMIT_CHUNKED_MIN || this.#sqpollRing) {
+      this.#submitPrepared();
+      this.#lastWait = this.core.waitCqeTimeout(1, us);
+      return;
+    }
+    this.#directPrepared = 0;
+    const result = this.core.waitCqeTimeout(1, us, true);
+    this.#lastWait = result;
+    if (result >= 0 || result === -ETIME || result === -EINTR) return;
+    // Out of kernel resources for now: the SQEs stay in the ring and go
+    // with the next io_uring_enter.
+    if (result === -EAGAIN || result === -EBUSY) return;
+    this.#requests.failPrepared(
+      UringError.from(result, { op: "io_uring_enter", fd: this.core.fd }),
+    );
+  }
+
   #submitPrepared(): void {
     // Entries left by an EAGAIN/EBUSY submit count too: flushSq() is the
     // number published but not yet taken by the kernel.
@@ -257,8 +296,10 @@ export class CompletionPump {
   #flushNow(mayWait: boolean): void {
     this.#flushScheduled = false;
     if (this.core.closed) return;
-    this.#submitPrepared();
-    if (this.#armed) return;
+    if (this.#armed) {
+      this.#submitPrepared();
+      return;
+    }
     // A chain (inline_chain.ts): within its time budget this turn reaps
     // what completed, submits what that released, and sleeps briefly in
     // the kernel for a quick request about to complete, skipping the
@@ -266,26 +307,55 @@ export class CompletionPump {
     const chain = this.#chain;
     let now = performance.now();
     const open = chain.open(now);
+    // Sleep only once the program has had its say: no request settled
+    // since this flush was queued (the continuations of those that did run
+    // before it, in order), and none by the reap below (theirs run after
+    // it). Sleeping while continuations are still to run would hold back
+    // the requests they are about to make: at depth 16-64 on O_DIRECT
+    // that cost 20-30 % of the throughput.
+    let wait = open && mayWait && this.#settled === this.#settledAtQueue;
+    if (
+      wait && !this.#submitCompletes && this.#quickInFlight > 0 &&
+      this.core.cqReady() === 0
+    ) {
+      // Nothing to reap yet: submit and sleep in one io_uring_enter, the
+      // synchronous loop's shape (one system call per request at depth 1).
+      wait = false;
+      const us = chain.waitUs(now);
+      if (us > 0) {
+        this.#submitAndWait(us);
+        const after = performance.now();
+        const tookUs = (after - now) * 1000;
+        chain.waited(this.#lastWait, tookUs);
+        now = after;
+        // Back in a few µs: the request most likely completed inside the
+        // submit (cached data), where the wait's set-up is pure cost.
+        if (tookUs < INLINE_SUBMIT_US) this.#submitCompletes = true;
+      } else {
+        this.#submitPrepared();
+      }
+    } else {
+      const before = this.core.cqReady();
+      this.#submitPrepared();
+      // A submit that completed nothing inline: the next flush that may
+      // sleep submits and sleeps in one enter again.
+      if (this.#submitCompletes && this.core.cqReady() === before) {
+        this.#submitCompletes = false;
+      }
+    }
     if (open) {
       this.#reapAll();
       this.#refill();
       this.#submitPrepared();
-      // Sleep only once the program has had its say: no request settled
-      // since this flush was queued (the continuations of those that did
-      // run before it, in order) nor by the reap just now (theirs run
-      // after it). Sleeping while continuations are still to run would
-      // hold back the requests they are about to make: at depth 16-64 on
-      // O_DIRECT that cost 20-30 % of the throughput.
       if (
-        mayWait && this.#settled === this.#settledAtQueue &&
+        wait && this.#settled === this.#settledAtQueue &&
         this.#quickInFlight > 0
       ) {
-        now = performance.now();
         const us = chain.waitUs(now);
         if (us > 0) {
-          const result = this.core.waitCqeTimeout(1, us);
+          this.#lastWait = this.core.waitCqeTimeout(1, us);
           const after = performance.now();
-          chain.waited(result, (after - now) * 1000);
+          chain.waited(this.#lastWait, (after - now) * 1000);
           now = after;
           this.#reapAll();
           this.#refill();

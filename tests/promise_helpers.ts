@@ -14,7 +14,8 @@ import { tempPath } from "./helpers.ts";
 /**
  * Records, in order, how many SQEs each `io_uring_enter` of `ring` was asked
  * to submit: every `submit()` result (0 included) and every direct `enter`
- * with something to submit. Patches the two methods on this one ring.
+ * with something to submit, and every submit-and-wait. Patches the three
+ * methods on this one ring.
  *
  * @example
  * ```ts
@@ -39,6 +40,14 @@ export function recordSubmits(ring: Ring): number[] {
     const n = submit();
     submits.push(n);
     return n;
+  };
+  // A submit and a sleep in one io_uring_enter (the pump at low depth).
+  const wait = core.waitCqeTimeout.bind(core);
+  core.waitCqeTimeout = (minComplete, timeoutUs, withSubmit = false) => {
+    const n = withSubmit ? core.flushSq() : 0;
+    const result = wait(minComplete, timeoutUs, withSubmit);
+    if (n > 0) submits.push(n);
+    return result;
   };
   return submits;
 }
