@@ -18,12 +18,37 @@ import { isUnpublished } from "../ring/io_buffers.ts";
 import { pattern } from "./helpers.ts";
 
 let dir = "";
+/** Why cached lookups cannot succeed under `dir`, or "" where they can. */
+let noCachedLookups = "";
 before(() => {
   dir = mkdtempSync("/var/tmp/uring-cached-test-");
+  // A path through a file system that revalidates its dentries (a 9p or
+  // network root, as in the test VMs) makes every RESOLVE_CACHED open
+  // fail with EAGAIN; readFile then takes the ring, which the tests below still
+  // check. Asked with a file just written, twice.
+  const probe = join(dir, "probe");
+  writeFileSync(probe, "x");
+  const opened = [openCachedReadOnly(probe), openCachedReadOnly(probe)];
+  for (const fd of opened) if (fd >= 0) closeFd(fd);
+  if (opened.every((fd) => fd < 0)) {
+    const fs = spawnSync("stat", ["-f", "-c", "%T", dir], {
+      encoding: "utf8",
+    }).stdout?.trim();
+    noCachedLookups = `an open from the dentry cache (RESOLVE_CACHED) of a ` +
+      `file just written under ${dir} (${fs || "?"}) never succeeds here: ` +
+      `a file system on the path revalidates its dentries`;
+  }
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-test("openCachedReadOnly opens a cached path read-only, without O_NONBLOCK left on", () => {
+/** Skips `t`, printing why (Bun's runner shows only the test's name). */
+function skipped(t: { name: string; skip(reason: string): void }, why: string) {
+  console.log(`SKIP ${t.name}: ${why}`);
+  t.skip(why);
+}
+
+test("openCachedReadOnly opens a cached path read-only, without O_NONBLOCK left on", (t) => {
+  if (noCachedLookups) return skipped(t, noCachedLookups);
   const p = join(dir, "file");
   writeFileSync(p, pattern(10, 1));
   const fd = openCachedReadOnly(p);
@@ -40,6 +65,7 @@ test("openCachedReadOnly opens a cached path read-only, without O_NONBLOCK left 
 });
 
 test("openCachedReadOnly does not wait for a FIFO's writer", (t) => {
+  if (noCachedLookups) return skipped(t, noCachedLookups);
   const fifo = join(dir, "fifo");
   if (spawnSync("mkfifo", [fifo]).status !== 0) {
     t.skip("no mkfifo");
@@ -55,7 +81,8 @@ test("openCachedReadOnly does not wait for a FIFO's writer", (t) => {
   }
 });
 
-test("readCached reads cached data and says when the file goes on", () => {
+test("readCached reads cached data and says when the file goes on", (t) => {
+  if (noCachedLookups) return skipped(t, noCachedLookups);
   const p = join(dir, "longer");
   const data = pattern(100, 2);
   writeFileSync(p, data);
