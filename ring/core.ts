@@ -7,70 +7,43 @@
  * kernel is entered through liburing's raw `io_uring_enter` wrapper only when
  * it must be (to submit, to wait, or to flush overflowed completions).
  *
+ * The SQ side is in `RingCore`'s own fields, so the Promise layer's
+ * per-SQE calls reach them directly; the rest is in its parts: open.ts
+ * (setup, mapping), enter.ts (io_uring_enter), completions.ts (the CQ),
+ * prep.ts (SQEs from encoded requests) and registration.ts.
+ *
  * @module
  */
-import { addressNumber, liburing, NULL_ADDRESS } from "../ffi/mod.ts";
+import { liburing, NULL_ADDRESS } from "../ffi/mod.ts";
 import { closeFd } from "../sys/fd.ts";
-import { UringError } from "../sys/errors.ts";
-import { RingClosedError, SubmissionQueueFullError } from "./errors.ts";
+import { RingClosedError } from "./errors.ts";
 import { fillSqe } from "./opcodes.ts";
-import { PrepHelpers } from "./prep.ts";
-import { type RingOptions, setupRequest } from "./setup.ts";
-import { mapQueues, RingMappings, type RingQueues } from "./queues.ts";
+import { fillRequestSqe, PrepHelpers } from "./prep.ts";
+import type { RingOptions } from "./setup.ts";
+import { openRing } from "./open.ts";
+import type { RingMappings } from "./queues.ts";
+import { IoUringEnter } from "./enter.ts";
+import { type CompletionHandler, CompletionQueue } from "./completions.ts";
 import { type PinnedBuffers, Registration } from "./registration.ts";
 import type { OpRequest } from "./ops.ts";
-import { applyAttributes, type PackedAttributes } from "./attributes.ts";
+import type { PackedAttributes } from "./attributes.ts";
 import { checkInteger } from "./validate.ts";
 import type { CqeView } from "../structs/cqe.ts";
-import { SQE_WORDS, type SqeView } from "../structs/sqe.ts";
-import type { ParamsView } from "../structs/params.ts";
-import { setU64Number } from "../structs/view.ts";
-import { EBUSY, EINTR, EINVAL } from "../structs/errno.ts";
-
-export type { PinnedBuffers } from "./registration.ts";
-import { setupFailure } from "./diagnose.ts";
+import type { SqeView } from "../structs/sqe.ts";
 import {
-  IORING_ENTER_EXT_ARG,
   IORING_ENTER_GETEVENTS,
-  IORING_ENTER_SQ_WAIT,
   IORING_ENTER_SQ_WAKEUP,
-  IORING_SETUP_ATTACH_WQ,
   IORING_SETUP_IOPOLL,
-  IORING_SETUP_NO_SQARRAY,
-  IORING_SETUP_SQPOLL,
-  IORING_SQ_CQ_OVERFLOW,
-  IORING_SQ_NEED_WAKEUP,
-  IORING_SQ_TASKRUN,
 } from "../structs/constants.ts";
 
-/**
- * What one `reap` callback receives for each completion, without creating
- * any object: the low and high 32 bits of `user_data`, the result and flags.
- *
- * @example
- * ```ts
- * import type { CompletionHandler } from "./core.ts";
- * const onCqe: CompletionHandler = (id, res) => console.log(id, res);
- * ```
- */
-export type CompletionHandler = (
-  userDataLow: number,
-  res: number,
-  flags: number,
-  userDataHigh: number,
-) => void;
+export type { CompletionHandler } from "./completions.ts";
+export type { PinnedBuffers } from "./registration.ts";
 
 /**
  * Covers every SQE word index (at most 32768 entries x 32 words = 2^20);
  * see prepRaw.
  */
 const SQE_WORD_INDEX_MASK = 0x1fffff;
-
-/**
- * Covers every CQE word index of the CQ ring mapping (at most 65536
- * entries x 8 words after a small header = under 2^20); see reap.
- */
-const CQE_WORD_INDEX_MASK = 0x1fffff;
 
 /**
  * One io_uring instance, driven from TypeScript. Method names follow
@@ -105,15 +78,12 @@ export class RingCore extends PrepHelpers {
   readonly cqEntries: number;
 
   #closed = false;
+  /** The enters off the submit path (enter.ts). */
+  readonly #enter: IoUringEnter;
+  /** liburing's raw io_uring_enter, for submit() and enter() (enter.ts says why). */
+  readonly #ioUringEnter: ReturnType<typeof liburing>["io_uring_enter"];
   readonly #sqpoll: boolean;
   readonly #needsGetevents: boolean;
-  readonly #enter: (
-    fd: number,
-    toSubmit: number,
-    minComplete: number,
-    flags: number,
-    sig: number | bigint,
-  ) => number;
 
   // The three regions, replaced by zero pages exactly once by close().
   readonly #mappings: RingMappings;
@@ -141,18 +111,9 @@ export class RingCore extends PrepHelpers {
   // (iovec arrays, paths, timespecs): kept until the slot is reused.
   readonly #sqeKeep: unknown[];
 
-  // CQ ring.
-  readonly #cq: Uint32Array;
-  readonly #cqI32: Int32Array;
-  readonly #cqHeadIndex: number;
-  readonly #cqTailIndex: number;
-  readonly #cqOverflowIndex: number;
-  readonly #cqMask: number;
-  readonly #cqeWord0: number;
-  readonly #cqeWordsPerEntry: number;
-  readonly #cqeViews: CqeView[];
-  #cqHead = 0;
-
+  /** Reads the CQ ring. */
+  readonly #cq: CompletionQueue;
+  /** Buffers, files and eventfds registered with the kernel. */
   readonly #registration: Registration;
 
   /**
@@ -164,56 +125,18 @@ export class RingCore extends PrepHelpers {
     extraOptionNames: readonly string[] = [],
   ) {
     super();
-    const { entries, params, noSqArray } = setupRequest(
+    const { fd, flags, params, mappings, queues: q } = openRing(
       options,
       extraOptionNames,
+      (value) => value instanceof RingCore,
     );
-    let flags = params.flags;
-    if (options.attachWq !== undefined) {
-      if (!(options.attachWq instanceof RingCore)) {
-        throw new TypeError(
-          "Ring option attachWq must be a RingCore (ring.core of a Ring)",
-        );
-      }
-      params.wqFd = options.attachWq.fd;
-      flags |= IORING_SETUP_ATTACH_WQ;
-    }
-
-    const lib = liburing();
-    let fd = this.#setup(lib, entries, params, flags);
-    if (fd === -EINVAL && noSqArray === "auto") {
-      // Kernels before 6.6 refuse NO_SQARRAY; it is only an optimisation.
-      flags &= ~IORING_SETUP_NO_SQARRAY;
-      fd = this.#setup(lib, entries, params, flags);
-    }
-    if (fd < 0) {
-      throw setupFailure(fd, flags, {
-        entries,
-        cqEntries: options.cqEntries,
-        sqThreadCpu: typeof options.sqpoll === "object"
-          ? options.sqpoll?.cpu
-          : undefined,
-      });
-    }
-
     this.fd = fd;
     this.flags = flags;
     this.features = params.features;
     this.sqEntries = params.sqEntries;
     this.cqEntries = params.cqEntries;
-    this.#sqpoll = (flags & IORING_SETUP_SQPOLL) !== 0;
-    this.#needsGetevents = (flags & IORING_SETUP_IOPOLL) !== 0;
-    this.#enter = lib.io_uring_enter;
     this.#registration = new Registration(fd, (op) => this.#assertOpen(op));
-
-    this.#mappings = new RingMappings(fd);
-    let q: RingQueues;
-    try {
-      q = mapQueues(this.#mappings, params, flags);
-    } catch (error) {
-      this.#mappings.release();
-      throw error;
-    }
+    this.#mappings = mappings;
     this.#sq = q.sq.ring;
     this.#sqHead = q.sq.head;
     this.#sqTail = q.sq.tail;
@@ -231,27 +154,11 @@ export class RingCore extends PrepHelpers {
     this.#sqeWordsPerEntry = q.sq.sqeWordsPerEntry;
     this.#sqeViews = q.sq.sqeViews;
     this.#sqeKeep = new Array(this.sqEntries).fill(undefined);
-    this.#cq = q.cq.ring;
-    this.#cqI32 = q.cq.ringI32;
-    this.#cqHeadIndex = q.cq.head;
-    this.#cqTailIndex = q.cq.tail;
-    this.#cqOverflowIndex = q.cq.overflow;
-    this.#cqMask = q.cq.mask;
-    this.#cqeWord0 = q.cq.cqeWord0;
-    this.#cqeWordsPerEntry = q.cq.cqeWordsPerEntry;
-    this.#cqeViews = q.cq.cqeViews;
-    this.#cqHead = Atomics.load(this.#cq, this.#cqHeadIndex);
-  }
-
-  #setup(
-    lib: ReturnType<typeof liburing>,
-    entries: number,
-    params: ParamsView,
-    flags: number,
-  ): number {
-    params.flags = flags;
-    params.features = 0;
-    return lib.io_uring_setup(entries, params.bytes);
+    this.#enter = new IoUringEnter(fd, flags, q.sq.ring, q.sq.flags);
+    this.#ioUringEnter = liburing().io_uring_enter;
+    this.#sqpoll = this.#enter.sqpoll;
+    this.#needsGetevents = (flags & IORING_SETUP_IOPOLL) !== 0;
+    this.#cq = new CompletionQueue(q.cq, this.#enter);
   }
 
   /** Whether `close()` has run. */
@@ -288,35 +195,6 @@ export class RingCore extends PrepHelpers {
     }
     this.#sqeTail = (tail + 1) >>> 0;
     return tail & this.#sqMask;
-  }
-
-  /**
-   * Takes an SQE and fills it through {@linkcode fillSqe}; returns the slot.
-   * Every prep helper ends here.
-   */
-  #prep(
-    opcode: number,
-    fd: number,
-    addr: number,
-    len: number,
-    off: number,
-  ): number {
-    if (this.#closed) throw new RingClosedError("prep");
-    const index = this.#nextSqeIndex();
-    if (index < 0) throw new SubmissionQueueFullError(this.sqEntries);
-    fillSqe(
-      this.#sqeWords,
-      index * this.#sqeWordsPerEntry,
-      opcode,
-      fd,
-      addr,
-      len,
-      off,
-      0,
-      this.#sqeWide,
-    );
-    this.#sqeKeep[index] = undefined;
-    return index;
   }
 
   /**
@@ -387,37 +265,7 @@ export class RingCore extends PrepHelpers {
     req: OpRequest,
     packed: PackedAttributes | null = null,
   ): SqeView {
-    const index = this.#prep(
-      req.spec.opcode,
-      req.fd,
-      req.addr,
-      req.len,
-      req.off,
-    );
-    const base = index * this.#sqeWordsPerEntry;
-    if (req.opFlags !== 0) {
-      this.#sqeWords[base + SQE_WORDS.rwFlags] = req.opFlags;
-    }
-    if (req.bufIndex >= 0) {
-      this.#sqeWords[base + SQE_WORDS.bufIndex] = req.bufIndex;
-    }
-    return this.#attach(index, packed, req.keep);
-  }
-
-  /**
-   * Points SQE `index` at packed attributes and keeps the compound buffer
-   * (and `keep`) until the slot is reused (the kernel copies the
-   * attributes when it takes the SQE).
-   */
-  #attach(
-    index: number,
-    packed: PackedAttributes | null,
-    keep?: unknown,
-  ): SqeView {
-    const view = this.#sqeViews[index];
-    if (packed !== null) applyAttributes(view, packed);
-    this.#sqeKeep[index] = packed === null ? keep : [keep, packed];
-    return view;
+    return fillRequestSqe(this, req, packed);
   }
 
   /** Number of SQEs prepared but not yet handed to the kernel. */
@@ -452,16 +300,7 @@ export class RingCore extends PrepHelpers {
   sqringWait(): void {
     this.#assertOpen("sqringWait");
     if (!this.#sqpoll) return;
-    while (this.sqSpaceLeft() === 0) {
-      let flags = IORING_ENTER_SQ_WAIT;
-      if (Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_NEED_WAKEUP) {
-        flags |= IORING_ENTER_SQ_WAKEUP;
-      }
-      const result = this.#enter(this.fd, 0, 0, flags, NULL_ADDRESS);
-      if (result < 0 && result !== -EINTR) {
-        throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
-      }
-    }
+    while (this.sqSpaceLeft() === 0) this.#enter.sqWait();
   }
 
   /** Submissions dropped by the kernel as invalid (sq.dropped). */
@@ -490,44 +329,41 @@ export class RingCore extends PrepHelpers {
     return Atomics.load(this.#sq, this.#sqFlags);
   }
 
-  /** Whether completions wait in the kernel (overflow or deferred task work). */
-  #cqNeedsFlush(): boolean {
-    return (Atomics.load(this.#sq, this.#sqFlags) &
-      (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) !== 0;
-  }
-
+  // Kept small (its rare paths are calls into enter.ts): V8 inlines a hot
+  // caller's chain (prepRaw, submitAndWait, #submit) only while its
+  // bytecode fits one budget, and io_uring_enter is a fast call only from
+  // inlined, optimised code. When #submit stopped fitting, the NOP rate at
+  // batch 128 on Deno fell 4-5 %.
   #submit(waitNr: number, getEvents: boolean): number {
     const submitted = this.#flushSq();
     let flags = 0;
     let needEnter = false;
     if (submitted > 0) {
       if (!this.#sqpoll) needEnter = true;
-      // Seq-cst store above and load here: the full barrier liburing uses
-      // before checking whether the SQPOLL thread went to sleep.
-      else if (Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_NEED_WAKEUP) {
+      // Seq-cst store above and load in sqpollAsleep: the full barrier
+      // liburing uses before checking whether the SQPOLL thread went to sleep.
+      else if (this.#enter.sqpollAsleep()) {
         flags |= IORING_ENTER_SQ_WAKEUP;
         needEnter = true;
       }
     }
     if (
-      getEvents || waitNr > 0 || this.#needsGetevents || this.#cqNeedsFlush()
+      getEvents || waitNr > 0 || this.#needsGetevents ||
+      this.#enter.cqNeedsFlush()
     ) {
       flags |= IORING_ENTER_GETEVENTS;
       needEnter = true;
     }
     if (!needEnter) return submitted;
-    for (;;) {
-      const result = this.#enter(
-        this.fd,
-        submitted,
-        waitNr,
-        flags,
-        NULL_ADDRESS,
-      );
-      if (result >= 0) return result;
-      if (result === -EINTR) continue;
-      throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
-    }
+    const result = this.#ioUringEnter(
+      this.fd,
+      submitted,
+      waitNr,
+      flags,
+      NULL_ADDRESS,
+    );
+    if (result >= 0) return result;
+    return this.#enter.submitFailed(result, submitted, waitNr, flags);
   }
 
   /**
@@ -556,7 +392,13 @@ export class RingCore extends PrepHelpers {
    */
   enter(toSubmit: number, minComplete: number, flags: number): number {
     this.#assertOpen("enter");
-    return this.#enter(this.fd, toSubmit, minComplete, flags, NULL_ADDRESS);
+    return this.#ioUringEnter(
+      this.fd,
+      toSubmit,
+      minComplete,
+      flags,
+      NULL_ADDRESS,
+    );
   }
 
   /**
@@ -576,43 +418,8 @@ export class RingCore extends PrepHelpers {
    */
   waitCqeTimeout(minComplete: number, timeoutUs: number): number {
     this.#assertOpen("waitCqeTimeout");
-    if (this.#waitArg === undefined) {
-      // struct io_uring_getevents_arg { u64 sigmask; u32 sigmask_sz;
-      // u32 min_wait_usec; u64 ts; } pointing at a __kernel_timespec.
-      const bytes = new Uint8Array(24 + 16);
-      this.#waitArg = {
-        bytes,
-        view: new DataView(bytes.buffer),
-        address: addressNumber(bytes),
-      };
-      setU64Number(this.#waitArg.view, 16, this.#waitArg.address + 24);
-    }
-    const { view, address } = this.#waitArg;
-    const seconds = Math.floor(timeoutUs / 1e6);
-    setU64Number(view, 24, seconds);
-    setU64Number(view, 32, Math.round((timeoutUs - seconds * 1e6) * 1000));
-    let flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG;
-    if (
-      this.#sqpoll &&
-      (Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_NEED_WAKEUP)
-    ) {
-      flags |= IORING_ENTER_SQ_WAKEUP;
-    }
-    this.#enter2 ??= liburing().io_uring_enter2;
-    return this.#enter2(this.fd, 0, minComplete, flags, address, 24);
+    return this.#enter.waitTimeout(minComplete, timeoutUs);
   }
-
-  #waitArg: { bytes: Uint8Array; view: DataView; address: number } | undefined;
-  #enter2:
-    | ((
-      fd: number,
-      toSubmit: number,
-      minComplete: number,
-      flags: number,
-      arg: number,
-      argSize: number,
-    ) => number)
-    | undefined;
 
   /** Publishes prepared SQEs without entering the kernel; returns the count pending. */
   flushSq(): number {
@@ -625,14 +432,13 @@ export class RingCore extends PrepHelpers {
   /** Number of completions in the CQ ring, ready to be read. */
   cqReady(): number {
     this.#assertOpen("cqReady");
-    // Acquire: CQE contents are visible once the tail that covers them is.
-    return (Atomics.load(this.#cq, this.#cqTailIndex) - this.#cqHead) >>> 0;
+    return this.#cq.ready();
   }
 
   /** Completions the kernel had to drop (only on kernels without FEAT_NODROP). */
   cqOverflow(): number {
     this.#assertOpen("cqOverflow");
-    return Atomics.load(this.#cq, this.#cqOverflowIndex);
+    return this.#cq.overflow();
   }
 
   /**
@@ -643,16 +449,7 @@ export class RingCore extends PrepHelpers {
    */
   peekCqe(): CqeView | null {
     this.#assertOpen("peekCqe");
-    if (Atomics.load(this.#cq, this.#cqTailIndex) !== this.#cqHead) {
-      return this.#cqeViews[this.#cqHead & this.#cqMask];
-    }
-    if (this.#cqNeedsFlush()) {
-      this.#getEvents(0);
-      if (Atomics.load(this.#cq, this.#cqTailIndex) !== this.#cqHead) {
-        return this.#cqeViews[this.#cqHead & this.#cqMask];
-      }
-    }
-    return null;
+    return this.#cq.peek();
   }
 
   /** Waits (blocking the thread) for a completion and returns it. */
@@ -660,32 +457,14 @@ export class RingCore extends PrepHelpers {
     for (;;) {
       const cqe = this.peekCqe();
       if (cqe !== null) return cqe;
-      this.#getEvents(1);
-    }
-  }
-
-  #getEvents(minComplete: number): void {
-    let flags = IORING_ENTER_GETEVENTS;
-    if (
-      this.#sqpoll &&
-      (Atomics.load(this.#sq, this.#sqFlags) & IORING_SQ_NEED_WAKEUP)
-    ) {
-      flags |= IORING_ENTER_SQ_WAKEUP;
-    }
-    const result = this.#enter(this.fd, 0, minComplete, flags, NULL_ADDRESS);
-    // EBUSY: the kernel could not flush overflow yet; the caller retries.
-    if (result < 0 && result !== -EINTR && result !== -EBUSY) {
-      throw UringError.from(result, { op: "io_uring_enter", fd: this.fd });
+      this.#enter.getEvents(1);
     }
   }
 
   /** Marks `n` completions as seen, handing their slots back to the kernel. */
   cqAdvance(n: number): void {
     this.#assertOpen("cqAdvance");
-    if (n <= 0) return;
-    this.#cqHead = (this.#cqHead + n) >>> 0;
-    // Release: our reads of those CQEs are done before the kernel reuses them.
-    Atomics.store(this.#cq, this.#cqHeadIndex, this.#cqHead);
+    this.#cq.advance(n);
   }
 
   /** {@linkcode cqAdvance} by one. */
@@ -700,32 +479,7 @@ export class RingCore extends PrepHelpers {
    */
   reap(handler: CompletionHandler): number {
     this.#assertOpen("reap");
-    let total = 0;
-    for (;;) {
-      let head = this.#cqHead;
-      const tail = Atomics.load(this.#cq, this.#cqTailIndex);
-      if (head === tail) {
-        if (!this.#cqNeedsFlush()) break;
-        this.#getEvents(0);
-        if (Atomics.load(this.#cq, this.#cqTailIndex) === head) break;
-        continue;
-      }
-      const cq = this.#cq;
-      const cqI32 = this.#cqI32;
-      const mask = this.#cqMask;
-      const stride = this.#cqeWordsPerEntry;
-      const first = this.#cqeWord0;
-      while (head !== tail) {
-        // Masked like prepRaw's base: a bounded value, no overflow checks.
-        const w = (first + (head & mask) * stride) & CQE_WORD_INDEX_MASK;
-        handler(cq[w], cqI32[w + 2], cq[w + 3], cq[w + 1]);
-        head = (head + 1) >>> 0;
-        total++;
-      }
-      this.#cqHead = head;
-      Atomics.store(cq, this.#cqHeadIndex, head);
-    }
-    return total;
+    return this.#cq.reap(handler);
   }
 
   // ----------------------------------------------------------- registration

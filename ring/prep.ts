@@ -4,19 +4,67 @@
  * (ops.ts, where every argument is checked before an SQE is taken) and
  * hands the request to `prepRequest`, the one place that fills an SQE.
  * Each returns the entry's {@linkcode SqeView}, so fields (`flags`,
- * `userData`, ...) can still be set.
+ * `userData`, ...) can still be set. {@linkcode fillRequestSqe} is how
+ * `RingCore` implements `prepRequest` over its SQE slots.
  *
  * @module
  */
 import { type OpRequest, OPS } from "./ops.ts";
 import {
+  applyAttributes,
   type AttributeOptions,
   packAttributes,
   type PackedAttributes,
 } from "./attributes.ts";
 import { checkOptions } from "./validate.ts";
-import type { SqeView } from "../structs/sqe.ts";
+import { SubmissionQueueFullError } from "./errors.ts";
+import { SQE_WORDS, type SqeView } from "../structs/sqe.ts";
+import type { RingCore } from "./core.ts";
 import { AT_FDCWD } from "../structs/constants.ts";
+
+/**
+ * Takes an SQE of `ring` (through its slot methods: `prepRaw`,
+ * `setSqeWord`, `sqeAt`, `keepUntilReuse`) and fills it from an encoded
+ * request of the operation table (every argument already checked): the
+ * common fields, the `rw_flags` union, `buf_index`, and the attributes.
+ * Keeps the request's memory (`keep`, the packed attributes) until the
+ * slot is reused; the kernel copies it when it takes the SQE. Throws
+ * `SubmissionQueueFullError` when no SQE is free.
+ *
+ * @example
+ * ```ts
+ * import { fillRequestSqe } from "./prep.ts";
+ * import { OPS } from "./ops.ts";
+ * import { RingCore } from "./core.ts";
+ * using ring = new RingCore({ entries: 2 });
+ * fillRequestSqe(ring, OPS.nop.encode(), null).userData = 1n;
+ * ```
+ */
+export function fillRequestSqe(
+  ring: RingCore,
+  req: OpRequest,
+  packed: PackedAttributes | null,
+): SqeView {
+  const index = ring.prepRaw(
+    req.spec.opcode,
+    req.fd,
+    req.addr,
+    req.len,
+    req.off,
+    0,
+  );
+  if (index < 0) throw new SubmissionQueueFullError(ring.sqEntries);
+  if (req.opFlags !== 0) {
+    ring.setSqeWord(index, SQE_WORDS.rwFlags, req.opFlags);
+  }
+  if (req.bufIndex >= 0) {
+    ring.setSqeWord(index, SQE_WORDS.bufIndex, req.bufIndex);
+  }
+  const view = ring.sqeAt(index);
+  if (packed !== null) applyAttributes(view, packed);
+  ring.keepUntilReuse(index, packed === null ? req.keep : [req.keep, packed]);
+  return view;
+}
 
 /**
  * The prep helpers over one abstract `prepRequest`; `RingCore` is the
