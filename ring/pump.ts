@@ -217,8 +217,6 @@ export class CompletionPump {
     queueMicrotask(this.#flush);
   }
 
-  /** What the last sleep in the kernel returned (-ETIME: nothing came). */
-  #lastWait = 0;
   /**
    * Whether requests have been completing inside their submit (cached
    * data): then a flush submits alone, and sleeps only if it must.
@@ -228,24 +226,24 @@ export class CompletionPump {
   /**
    * Submits the prepared SQEs and sleeps up to `us` µs for a completion in
    * the same io_uring_enter; a flush for the chunked O_DIRECT submit takes
-   * #submitPrepared first. Errors are those of #submitPrepared.
+   * #submitPrepared first. Errors are those of #submitPrepared. Returns
+   * what the wait returned (-ETIME: nothing came).
    */
-  #submitAndWait(us: number): void {
+  #submitAndWait(us: number): number {
     if (this.#directPrepared >= SUBMIT_CHUNKED_MIN || this.#sqpollRing) {
       this.#submitPrepared();
-      this.#lastWait = this.core.waitCqeTimeout(1, us);
-      return;
+      return this.core.waitCqeTimeout(1, us);
     }
     this.#directPrepared = 0;
     const result = this.core.waitCqeTimeout(1, us, true);
-    this.#lastWait = result;
-    if (result >= 0 || result === -ETIME || result === -EINTR) return;
+    if (result >= 0 || result === -ETIME || result === -EINTR) return result;
     // Out of kernel resources for now: the SQEs stay in the ring and go
     // with the next io_uring_enter.
-    if (result === -EAGAIN || result === -EBUSY) return;
+    if (result === -EAGAIN || result === -EBUSY) return result;
     this.#requests.failPrepared(
       UringError.from(result, { op: "io_uring_enter", fd: this.core.fd }),
     );
+    return result;
   }
 
   #submitPrepared(): void {
@@ -323,10 +321,10 @@ export class CompletionPump {
       wait = false;
       const us = chain.waitUs(now);
       if (us > 0) {
-        this.#submitAndWait(us);
+        const result = this.#submitAndWait(us);
         const after = performance.now();
         const tookUs = (after - now) * 1000;
-        chain.waited(this.#lastWait, tookUs);
+        chain.waited(result, tookUs);
         now = after;
         // Back in a few µs: the request most likely completed inside the
         // submit (cached data), where the wait's set-up is pure cost.
@@ -353,9 +351,9 @@ export class CompletionPump {
       ) {
         const us = chain.waitUs(now);
         if (us > 0) {
-          this.#lastWait = this.core.waitCqeTimeout(1, us);
+          const result = this.core.waitCqeTimeout(1, us);
           const after = performance.now();
-          chain.waited(this.#lastWait, (after - now) * 1000);
+          chain.waited(result, (after - now) * 1000);
           now = after;
           this.#reapAll();
           this.#refill();
