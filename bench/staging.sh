@@ -4,7 +4,7 @@
 # 1/16/64 and 1 MiB sequential reads at QD 4, on a page-cached file on the
 # disk file system, on /dev/shm, and with O_DIRECT (bench/staging.ts).
 #
-#   bash bench/staging.sh [--secs 0.25] [--rounds 6] [--lib DIR] [--base DIR] [--registered] [--json]
+#   bash bench/staging.sh [--secs 0.25] [--rounds 6] [--lib DIR] [--base DIR] [--registered] [--app-copy] [--only TEXT] [--json]
 #
 # Environment: STAGING_BENCH_MB (default 256), STAGING_BENCH_DIR (default
 # /var/tmp).

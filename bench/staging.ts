@@ -9,9 +9,15 @@
  * staged / zero-copy measured back to back, which drifting load on a
  * shared machine moves less.
  *
- *     bash bench/staging.sh [--secs 1] [--rounds 3] [--lib DIR]
+ *     bash bench/staging.sh [--secs 1] [--rounds 3] [--lib DIR] [--only TEXT]
  *
  * `--lib DIR` runs the workloads against another checkout's library.
+ * `--app-copy` adds a contender in the same rounds: zero-copy reads after
+ * each of which the program copies the bytes into a plain array of its
+ * own (what any use of the data costs; staging makes the same copy, so
+ * staged ÷ this is the price of the library doing it).
+ * `--only TEXT` keeps the rows whose "target workload" name contains TEXT
+ * (for example `--only "O_DIRECT 4K rand QD64"`).
  * `--registered` adds two contenders in the same rounds: a ring with the
  * `registeredBuffers: { count: QD, size: block }` option reading into
  * plain buffers (staged in registered slots, READ_FIXED) and into
@@ -40,6 +46,14 @@ const DISK = arg("--disk-file", "");
 const SHM = arg("--shm-file", "");
 const JSON_OUT = args.includes("--json");
 const REGISTERED = args.includes("--registered");
+/** Only rows whose "target workload" name contains this text. */
+const ONLY = arg("--only", "");
+/**
+ * Adds a contender: zero-copy reads after which the program copies the
+ * bytes it read into a plain array of its own, which is the same copy
+ * staging makes, paid by the caller instead.
+ */
+const APP_COPY = args.includes("--app-copy");
 
 // deno-lint-ignore no-explicit-any
 const lib: any = await import(`${LIB.replace(/\/$/, "")}/mod.ts`);
@@ -76,6 +90,7 @@ async function measure(
   secs = SECS,
   from = lib,
   registered = false,
+  appCopy = false,
 ): Promise<number> {
   await using ring = new from.Ring(
     registered
@@ -103,10 +118,12 @@ async function measure(
     return seed % blocks;
   };
   const loop = async (buf: Uint8Array) => {
+    const copy = appCopy ? new Uint8Array(w.block) : null;
     while (performance.now() < end) {
       const block = w.random ? rand() : (next++ % blocks);
       const n = await ring.read(fd, buf, block * w.block);
       if (n !== w.block) throw new Error(`short read: ${n}`);
+      if (copy !== null) copy.set(buf);
       ops++;
     }
   };
@@ -168,6 +185,7 @@ for (const t of targets) {
   direct = (t.flags & O_DIRECT) !== 0;
   try {
     for (const w of WORKLOADS) {
+      if (ONLY && !`${t.name} ${w.name}`.includes(ONLY)) continue;
       let staged = 0;
       let zeroCopy = 0;
       let before = 0;
@@ -175,6 +193,9 @@ for (const t of targets) {
       /** staged / zero-copy of each round (measured back to back). */
       const pairs: number[] = [];
       let zeroCopyReg = 0;
+      let appCopy = 0;
+      /** staged / app-copy of each round. */
+      const appPairs: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         // Alternated so drifting machine load hits all alike.
         const s = await measure(fd, size, w, false);
@@ -182,6 +203,11 @@ for (const t of targets) {
         staged = Math.max(staged, s);
         zeroCopy = Math.max(zeroCopy, z);
         pairs.push(s / z);
+        if (APP_COPY) {
+          const a = await measure(fd, size, w, true, SECS, lib, false, true);
+          appCopy = Math.max(appCopy, a);
+          appPairs.push(s / a);
+        }
         if (REGISTERED) {
           stagedReg = Math.max(
             stagedReg,
@@ -207,6 +233,8 @@ for (const t of targets) {
         zeroCopy: Math.round(zeroCopy),
         ratio: Number((staged / zeroCopy).toFixed(2)),
         pairedMedian: Number(median(pairs).toFixed(2)),
+        appCopy: Math.round(appCopy),
+        stagedVsAppCopy: APP_COPY ? Number(median(appPairs).toFixed(2)) : null,
         before: Math.round(before),
         zeroCopyVsBefore: base ? Number((zeroCopy / before).toFixed(2)) : null,
         stagedRegistered: Math.round(stagedReg),
@@ -229,6 +257,11 @@ for (const t of targets) {
           `ratio ${row.ratio.toFixed(2)} (paired median ${
             row.pairedMedian.toFixed(2)
           })` +
+          (APP_COPY
+            ? `  | zero-copy + app copy ${
+              String(fmt(appCopy)).padStart(8)
+            }  staged/that (paired median) ${row.stagedVsAppCopy!.toFixed(2)}`
+            : "") +
           (base
             ? `  before ${String(fmt(before)).padStart(8)}  zero-copy/before ${
               row.zeroCopyVsBefore!.toFixed(2)

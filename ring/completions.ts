@@ -101,6 +101,37 @@ export class CompletionQueue {
     return null;
   }
 
+  /**
+   * Whether a completion of a request with user_data `low` (high word 0)
+   * is among those ready, without consuming any.
+   */
+  holds(low: number): boolean {
+    const cq = this.#ring;
+    const tail = Atomics.load(cq, this.#tailIndex);
+    for (let head = this.#head; head !== tail; head = (head + 1) >>> 0) {
+      const w = this.#cqeWord0 + (head & this.#mask) * this.#cqeWordsPerEntry;
+      if (cq[w] === low && cq[w + 1] === 0) return true;
+    }
+    return false;
+  }
+
+  /**
+   * How many of `userData[0..count)` (requests, high word 0) are among the
+   * ready completions in that order, possibly with others between them:
+   * the length of the prefix found in one pass.
+   */
+  holdsInOrder(userData: readonly number[], count: number): number {
+    const cq = this.#ring;
+    const tail = Atomics.load(cq, this.#tailIndex);
+    let found = 0;
+    for (let head = this.#head; head !== tail && found < count;) {
+      const w = this.#cqeWord0 + (head & this.#mask) * this.#cqeWordsPerEntry;
+      if (cq[w] === userData[found] && cq[w + 1] === 0) found++;
+      head = (head + 1) >>> 0;
+    }
+    return found;
+  }
+
   /** Marks `n` completions as seen. */
   advance(n: number): void {
     if (n <= 0) return;

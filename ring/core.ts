@@ -432,6 +432,26 @@ export class RingCore extends PrepHelpers {
     return this.#enter.waitTimeout(minComplete, timeoutUs, toSubmit);
   }
 
+  /** SQ position (u32) the next prepared SQE takes. */
+  get sqTail(): number {
+    return this.#sqeTail;
+  }
+
+  /** The kernel's SQ head: it has taken the SQEs at positions before it. */
+  sqTaken(): number {
+    return Atomics.load(this.#sq, this.#sqHead);
+  }
+
+  /** {@linkcode CompletionQueue.holdsInOrder}: the prefix of `userData` in the CQ. */
+  cqHoldsInOrder(userData: readonly number[], count: number): number {
+    return this.#cq.holdsInOrder(userData, count);
+  }
+
+  /** Whether a request's completion (user_data `low`, high 0) is in the CQ. */
+  cqHolds(low: number): boolean {
+    return this.#cq.holds(low);
+  }
+
   /** Publishes prepared SQEs without entering the kernel; returns the count pending. */
   flushSq(): number {
     this.#assertOpen("flushSq");

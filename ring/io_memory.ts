@@ -20,6 +20,12 @@
  *   (cached per fd) before submission; a kernel EINVAL on one is explained
  *   with the same alignment.
  *
+ * - A read of a regular file into a caller's buffer may go in place
+ *   (in_place.ts): the caller's address with RWF_NOWAIT, which the kernel
+ *   completes inside the submit or refuses, so no JavaScript can run while
+ *   it writes there. Only rings that ask for it (`Ring`, not the fallback
+ *   pool, whose calls run on other threads).
+ *
  * Fixed-buffer requests (readFixed/writeFixed) use registered memory only
  * and are left as they are. With a registered pool (the `registeredBuffers`
  * Ring option, memory/registered.ts), a read or write whose memory is one
@@ -51,6 +57,8 @@ import { AttrPiView } from "../structs/attr_pi.ts";
 import { IOVEC_SIZE, IovecView } from "../structs/iovec.ts";
 import { EINVAL } from "../structs/errno.ts";
 import { directIoHint, fdEpoch } from "../sys/fd.ts";
+import { nowaitReadHint } from "../sys/nowait.ts";
+import { fixedLength, InPlaceRead, lostError, RWF_NOWAIT } from "./in_place.ts";
 import { UringError } from "./errors.ts";
 import type { PackedAttributes } from "./attributes.ts";
 import { type OpRequest, OPS, type OpSpec } from "./ops.ts";
@@ -114,7 +122,8 @@ export type Held =
   | HeldMemory
   | OwnedRegion
   | StagingSlice
-  | RegisteredSlot;
+  | RegisteredSlot
+  | InPlaceRead;
 
 /**
  * `sqe->addr` and `sqe->len` for `req` as held: the staging slice (or the
@@ -129,7 +138,9 @@ export type Held =
  * ```
  */
 export function heldRequest(req: OpRequest, held: Held | null): OpRequest {
-  if (held === null || held instanceof OwnedRegion) return req;
+  if (
+    held === null || held instanceof OwnedRegion || held instanceof InPlaceRead
+  ) return req;
   if (held instanceof StagingSlice || held instanceof RegisteredSlot) {
     return { ...req, addr: held.address };
   }
@@ -232,11 +243,25 @@ export class RequestMemory {
   len = 0;
   /** `sqe->buf_index` for the last held request (-1: none). */
   bufIndex = -1;
+  /** The `rw_flags` word for the last held request. */
+  opFlags = 0;
+  /** Whether reads may go in place (in_place.ts); see the constructor. */
+  readonly #inPlace: boolean;
 
-  /** Stages through `pool` (the ring's own) and `registered`, if any. */
-  constructor(pool: StagingPool, registered: RegisteredPool | null = null) {
+  /**
+   * Stages through `pool` (the ring's own) and `registered`, if any.
+   * `inPlace`: reads of page-cached files may go to the caller's memory
+   * with RWF_NOWAIT, for a ring whose pump makes the checks of
+   * in_place.ts around every submit (not an SQPOLL or IOPOLL ring).
+   */
+  constructor(
+    pool: StagingPool,
+    registered: RegisteredPool | null = null,
+    inPlace = false,
+  ) {
     this.pool = pool;
     this.registered = registered;
+    this.#inPlace = inPlace;
   }
 
   /**
@@ -249,11 +274,16 @@ export class RequestMemory {
    * @throws {RangeError} for an O_DIRECT request that is not aligned.
    * @throws {TypeError} for a detached or released buffer.
    */
-  hold(req: OpRequest, attrs: PackedAttributes | null): Held | null {
+  hold(
+    req: OpRequest,
+    attrs: PackedAttributes | null,
+    inPlace = this.#inPlace,
+  ): Held | null {
     this.spec = req.spec;
     this.addr = req.addr;
     this.len = req.len;
     this.bufIndex = req.bufIndex;
+    this.opFlags = req.opFlags;
     const data = req.data;
     if (data === null || req.bufIndex >= 0 || !req.spec.attributes) {
       return null;
@@ -270,6 +300,14 @@ export class RequestMemory {
       // The library's own result memory, not handed out yet: nothing can
       // pull it from under the kernel, so no staging (io_buffers.ts).
       if (isUnpublished(view)) return null;
+      if (
+        inPlace && req.spec === OPS.read && req.off >= 0 &&
+        view.byteLength > 0 && nowaitReadHint(req.fd) && fixedLength(view)
+      ) {
+        // this.addr is the caller's own (req.addr), as the kernel wants.
+        this.opFlags = req.opFlags | RWF_NOWAIT;
+        return new InPlaceRead(view);
+      }
       return this.#stageOne(req, view, PAGE);
     }
     return this.#hold(req, data, vectored, attrs);
@@ -483,6 +521,10 @@ export function finishIo(
   if (held instanceof OwnedRegion) {
     releaseIo(held);
     return null;
+  }
+  if (held instanceof InPlaceRead) {
+    // The kernel wrote into the caller's view, or (lost) touched nothing.
+    return held.lost && deliver ? lostError(held) : null;
   }
   if (held instanceof StagingSlice || held instanceof RegisteredSlot) {
     let failure: unknown = null;

@@ -14,11 +14,13 @@
 import type { OpSpec } from "./ops.ts";
 import type { DataOpOptions } from "./async_ring.ts";
 import { RingClosedError, UringError } from "./errors.ts";
-import { ECANCELED, EINTR } from "../structs/errno.ts";
+import { EAGAIN, ECANCELED, EINTR } from "../structs/errno.ts";
 import type { PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
 import { clearDeadline, startDeadline, timeoutError } from "./deadlines.ts";
-import { finishIo, type Held } from "./io_memory.ts";
+import { finishIo, type Held, type RequestMemory } from "./io_memory.ts";
+import { inPlaceCounts, InPlaceRead, RWF_NOWAIT } from "./in_place.ts";
+import { noteNowaitRead } from "../sys/nowait.ts";
 
 /** How the ring reads a range again to explain an integrity failure. */
 export type RereadFn = (
@@ -72,6 +74,11 @@ export interface PendingOp {
    * when its own CQE arrives (or when it never reached the kernel).
    */
   memory: Held | null;
+  /**
+   * Bytes an in-place read delivered before the rest went on as a staged
+   * read (in_place.ts): added to that read's result.
+   */
+  base: number;
 }
 
 /** `PendingOp.state` of a request in the backlog. */
@@ -126,14 +133,25 @@ export class PendingRequests {
   #shuttingDown = false;
   readonly #read: RereadFn;
   readonly #cancel: (userData: number) => void;
+  readonly #memory: RequestMemory | undefined;
+  readonly #flush: () => void;
 
   /**
    * `read` re-reads a range to explain an integrity failure; `cancel`
-   * queues an ASYNC_CANCEL of a request in the kernel by its user_data.
+   * queues an ASYNC_CANCEL of a request in the kernel by its user_data;
+   * `memory` (the ring's) stages what an in-place read left to do, and
+   * `flush` has the pump submit it.
    */
-  constructor(read: RereadFn, cancel: (userData: number) => void) {
+  constructor(
+    read: RereadFn,
+    cancel: (userData: number) => void,
+    memory?: RequestMemory,
+    flush: () => void = () => {},
+  ) {
     this.#read = read;
     this.#cancel = cancel;
+    this.#memory = memory;
+    this.#flush = flush;
   }
 
   /** Requests submitted or queued and not yet settled. */
@@ -270,6 +288,12 @@ export class PendingRequests {
     if (op === undefined || op.userData !== userDataLow) return undefined;
     this.#ops[slot] = undefined;
     this.#freeSlots.push(slot);
+    if (op.memory instanceof InPlaceRead) {
+      if (this.#goesOn(op, res)) return op;
+      // EAGAIN is this library's own (RWF_NOWAIT): a read that does not
+      // go on was aborted or its ring is closing.
+      if (res === -EAGAIN) res = -ECANCELED;
+    }
     let failure: unknown = null;
     if (op.memory !== null) {
       // The kernel is done with it: copy a staged read out, then release.
@@ -278,6 +302,68 @@ export class PendingRequests {
     }
     this.#settle(op, res, failure);
     return op;
+  }
+
+  /**
+   * An in-place read that found its data not cached (EAGAIN), or only its
+   * first `res` bytes: the rest goes on as a staged read, back in the
+   * backlog (its promise, deadline and abort listener stay as they are).
+   * Returns false when it settles now instead.
+   */
+  #goesOn(op: PendingOp, res: number): boolean {
+    const read = op.memory as InPlaceRead;
+    if (read.lost || op.state === SETTLED || this.#shuttingDown) return false;
+    noteNowaitRead(op.fd, res !== -EAGAIN);
+    if (
+      !(res === -EAGAIN || (res > 0 && res < read.length)) ||
+      this.#memory === undefined || op.signal?.aborted === true
+    ) {
+      return false;
+    }
+    const done = res > 0 ? res : 0;
+    const view = read.view;
+    const rest = new Uint8Array(
+      view.buffer,
+      view.byteOffset + done,
+      read.length - done,
+    );
+    const memory = this.#memory;
+    let held: Held | null;
+    try {
+      held = memory.hold(
+        {
+          spec: op.spec,
+          fd: op.fd,
+          addr: 0,
+          len: rest.byteLength,
+          off: op.off + done,
+          opFlags: op.opFlags & ~RWF_NOWAIT,
+          bufIndex: -1,
+          keep: null,
+          data: rest,
+          path: op.path,
+          transform: null,
+        },
+        null,
+        false,
+      );
+    } catch {
+      return false; // the pool is closed: the ring is closing
+    }
+    op.base += done;
+    op.spec = memory.spec;
+    op.addr = memory.addr;
+    op.len = memory.len;
+    op.off += done;
+    op.opFlags = memory.opFlags;
+    op.bufIndex = memory.bufIndex;
+    op.memory = held;
+    op.data = rest;
+    op.state = QUEUED;
+    inPlaceCounts.retried++;
+    this.defer(op);
+    this.#flush();
+    return true;
   }
 
   // ------------------------------------------------------------- settling
@@ -296,6 +382,9 @@ export class PendingRequests {
       op.reject(failure);
       return;
     }
+    // What an in-place read delivered before its rest was staged counts;
+    // an error on the rest leaves those bytes as the result.
+    if (op.base > 0) res = res >= 0 ? res + op.base : op.base;
     if (res >= 0) {
       try {
         op.resolve(op.transform ? op.transform(res) : res);

@@ -36,6 +36,8 @@ import { DISPOSE_WAIT_MS } from "./deadlines.ts";
 import { type PendingOp, PendingRequests, type RereadFn } from "./pending.ts";
 import { TaskrunCheck, TimerTurnMarker } from "./pump_timers.ts";
 import { InlineChain } from "./inline_chain.ts";
+import { InPlaceRead, InPlaceReads } from "./in_place.ts";
+import type { RequestMemory } from "./io_memory.ts";
 
 /**
  * Largest number of SQEs handed to the kernel in one io_uring_enter when a
@@ -100,11 +102,18 @@ export class CompletionPump {
    * failure; `inlineWaitBudgetUs` is `RingSetupOptions.inlineWaitBudgetUs`
    * (how long a chain of inline completion handling may hold the thread).
    */
-  constructor(core: RingCore, read: RereadFn, inlineWaitBudgetUs?: number) {
+  constructor(
+    core: RingCore,
+    read: RereadFn,
+    inlineWaitBudgetUs?: number,
+    memory?: RequestMemory,
+  ) {
     this.core = core;
     this.#requests = new PendingRequests(
       read,
       (userData) => this.#cancelUserData(userData, 0),
+      memory,
+      () => this.#scheduleFlush(),
     );
     // Never have more CQE producers in flight than the CQ holds, so the
     // kernel never has to keep completions in its overflow list.
@@ -170,6 +179,9 @@ export class CompletionPump {
       op.off,
       userData,
     );
+    if (op.memory instanceof InPlaceRead) {
+      this.#inPlace.add(op.memory, (this.core.sqTail - 1) >>> 0, userData);
+    }
     if (op.opFlags !== 0) {
       this.core.setSqeWord(index, SQE_WORDS.rwFlags, op.opFlags);
     }
@@ -235,7 +247,10 @@ export class CompletionPump {
       return this.core.waitCqeTimeout(1, us);
     }
     this.#directPrepared = 0;
+    const inPlace = this.#inPlace;
+    if (inPlace.size > 0) inPlace.beforeSubmit(this.core);
     const result = this.core.waitCqeTimeout(1, us, true);
+    if (inPlace.size > 0) inPlace.afterSubmit(this.core);
     if (result >= 0 || result === -ETIME || result === -EINTR) return result;
     // Out of kernel resources for now: the SQEs stay in the ring and go
     // with the next io_uring_enter.
@@ -253,6 +268,8 @@ export class CompletionPump {
     if (pending === 0) return;
     const direct = this.#directPrepared;
     this.#directPrepared = 0;
+    const inPlace = this.#inPlace;
+    if (inPlace.size > 0) inPlace.beforeSubmit(this.core);
     try {
       // A large flush that is mostly O_DIRECT reads and writes goes to the
       // kernel in small chunks, so the device starts on the first requests
@@ -283,6 +300,8 @@ export class CompletionPump {
       }
       // Failed for good: every prepared request fails.
       this.#requests.failPrepared(error);
+    } finally {
+      if (inPlace.size > 0) inPlace.afterSubmit(this.core);
     }
   }
 
@@ -406,6 +425,8 @@ export class CompletionPump {
   readonly #chain: InlineChain;
   /** Requests in flight that complete on their own, soon (PendingOp.quick). */
   #quickInFlight = 0;
+  /** In-place reads whose SQEs the kernel may not have taken yet. */
+  readonly #inPlace = new InPlaceReads();
   /** Requests settled by completions so far (a running count). */
   #settled = 0;
   /** `#settled` when the pending flush was queued. */
@@ -560,7 +581,7 @@ export class CompletionPump {
         0,
         IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL,
       );
-      this.core.submit();
+      this.#submitPrepared();
       const giveUpAt = performance.now() + DISPOSE_WAIT_MS;
       while (this.#inFlight > 0) {
         const leftUs = (giveUpAt - performance.now()) * 1000;
@@ -583,7 +604,7 @@ export class CompletionPump {
       if (index >= 0) {
         this.core.setSqeWord(index, SQE_WORDS.userDataHigh, INTERNAL);
       }
-      this.core.submit();
+      this.#submitPrepared();
     }
     this.#closeNow();
   }

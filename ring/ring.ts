@@ -49,6 +49,10 @@ import { type PendingOp, QUEUED } from "./pending.ts";
 import { RingClosedError, UringError } from "./errors.ts";
 import { checkInteger } from "./validate.ts";
 import { EBUSY, EINVAL } from "../structs/errno.ts";
+import {
+  IORING_SETUP_IOPOLL,
+  IORING_SETUP_SQPOLL,
+} from "../structs/constants.ts";
 import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
@@ -222,7 +226,13 @@ export class Ring extends AsyncRing {
         throw error;
       }
     }
-    this.#memory = new RequestMemory(new StagingPool(), this.#registered);
+    // In-place reads need the pump's checks around its own submits: not
+    // on a ring whose SQ thread submits (SQPOLL) or that polls (IOPOLL).
+    this.#memory = new RequestMemory(
+      new StagingPool(),
+      this.#registered,
+      (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0,
+    );
     const budgetUs = options?.inlineWaitBudgetUs === undefined
       ? undefined
       : checkInteger(
@@ -236,6 +246,7 @@ export class Ring extends AsyncRing {
       (fd: number, data: Uint8Array, offset: number, options: DataOpOptions) =>
         this.read(fd, data, offset, options),
       budgetUs,
+      this.#memory,
     );
   }
 
@@ -443,7 +454,7 @@ export class Ring extends AsyncRing {
       addr: held.addr,
       len: held.len,
       off: req.off,
-      opFlags: req.opFlags,
+      opFlags: held.opFlags,
       bufIndex: held.bufIndex,
       keep: attrs ? [req.keep, attrs] : req.keep,
       transform: req.transform,
@@ -462,6 +473,7 @@ export class Ring extends AsyncRing {
       quick: false,
       deadline: undefined,
       memory,
+      base: 0,
     };
     this.#pump.enqueue(op);
     return promise;
