@@ -130,6 +130,16 @@ export class InlineChain {
   }
 
   /**
+   * Whether the next chain's first flush would sleep in the kernel for a
+   * completion (the budget allows sleeping, no back-off, recent waits
+   * short), without using up a skipped wait as {@linkcode waitUs} does.
+   */
+  willWait(): boolean {
+    return this.#budgetMs > 0 && this.#skip === 0 &&
+      this.#averageUs <= SLOW_WAIT_US;
+  }
+
+  /**
    * Records how a wait ended: `result` of io_uring_enter (the count, or
    * -ETIME when nothing came in time) and how long it took in µs.
    */

@@ -369,10 +369,13 @@ export class CompletionPump {
       // The next request may come turns later: the marker ends this chain
       // when the event loop turns, so that request starts a fresh one.
       this.#marker.watchTurn();
-    } else if (!open && this.core.cqReady() > 0) {
-      // The budget is spent and completions are already waiting: a turn
-      // of the event loop (the marker) is cheaper than the waiter's round
-      // trip, which would return at once.
+    } else if (
+      !open && (this.core.cqReady() > 0 ||
+        (this.#quickInFlight > 0 && chain.willWait()))
+    ) {
+      // The budget is spent; completions wait, or quick requests the next
+      // chain would sleep for are in flight: a turn of the event loop (the
+      // marker), then that reap or sleep, beats the waiter's round trip.
       this.#marker.watchTurn();
       this.#marker.callAfterTurn();
     } else if (
