@@ -73,7 +73,7 @@ export const MAX_SKIPPED_WAITS = 256;
 export class InlineChain {
   /** The chain budget in ms. */
   readonly #budgetMs: number;
-  /** performance.now() when this chain began; 0: no chain yet this turn. */
+  /** The pump's clock (ms) when this chain began; 0: no chain yet this turn. */
   #start = 0;
   /** Flushes left that do not wait (after a timeout). */
   #skip = 0;

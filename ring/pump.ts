@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { cachedAddress, completionWaiter } from "../ffi/mod.ts";
+import { cachedAddress, completionWaiter, monotonicMs } from "../ffi/mod.ts";
 import type { CompletionWaiter } from "../ffi/mod.ts";
 import type { RingCore } from "./core.ts";
 import { OPS } from "./ops.ts";
@@ -303,7 +303,7 @@ export class CompletionPump {
     // the kernel for a quick request about to complete, skipping the
     // waiter's round trip. Past the budget, the event loop gets its turn.
     const chain = this.#chain;
-    let now = performance.now();
+    let now = monotonicMs();
     const open = chain.open(now);
     // Sleep only once the program has had its say: no request settled
     // since this flush was queued (the continuations of those that did run
@@ -322,7 +322,7 @@ export class CompletionPump {
       const us = chain.waitUs(now);
       if (us > 0) {
         const result = this.#submitAndWait(us);
-        const after = performance.now();
+        const after = monotonicMs();
         const tookUs = (after - now) * 1000;
         chain.waited(result, tookUs);
         now = after;
@@ -352,7 +352,7 @@ export class CompletionPump {
         const us = chain.waitUs(now);
         if (us > 0) {
           const result = this.core.waitCqeTimeout(1, us);
-          const after = performance.now();
+          const after = monotonicMs();
           chain.waited(result, (after - now) * 1000);
           now = after;
           this.#reapAll();
