@@ -80,6 +80,21 @@ const data = new Uint8Array(SIZE).map(() => (Math.random() * 256) | 0);
 writeFileSync(SHM, data);
 writeFileSync(DIRECT, data);
 try {
+  // On Deno a ring that ran while the code was still cold can stay about
+  // 2x slower per request than one first used after (its io_uring_enter
+  // calls stay off V8's fast API path; docs/perf.md, "The per-request cost
+  // at depth 1"), and whichever tree runs first is that ring. Each tree
+  // first warms up on a ring of its own, thrown away.
+  for (const lib of [base, next]) {
+    const ring = new lib.Ring({ entries: 128 });
+    const fd = lib.openFd(SHM, 0);
+    const buf = aligned();
+    for (let i = 0; i < 300_000; i++) {
+      await ring.read(fd, buf, (i % 1024) * 4096);
+    }
+    await ring.close();
+    lib.closeFd(fd);
+  }
   for (const c of cases) {
     const rings = {
       base: new base.Ring({ entries: 128 }),

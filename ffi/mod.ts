@@ -87,6 +87,38 @@ export const U64_AS_BIGINT: boolean = rt.name === "deno";
 export const NULL_ADDRESS: number | bigint = rt.name === "deno" ? 0n : 0;
 
 /**
+ * Milliseconds on a monotonic clock, for the Promise layer's per-request
+ * timing: only differences between its own readings mean anything. On
+ * Deno `performance.now()` is an op, about 85 ns a call, and libc's
+ * `clock_gettime` (vDSO, no system call) through a fast FFI call about
+ * 35 ns; on Bun `performance.now()` is about 30 ns already.
+ *
+ * @example
+ * ```ts
+ * import { monotonicMs } from "./mod.ts";
+ * const start = monotonicMs();
+ * const tookMs = monotonicMs() - start; // >= 0
+ * ```
+ */
+export const monotonicMs: () => number = rt.name === "deno"
+  ? ffiClock()
+  : () => performance.now();
+
+function ffiClock(): () => number {
+  // struct timespec { i64 tv_sec; i64 tv_nsec }: seconds since boot fit
+  // the low 32 bits, and nanoseconds always do.
+  const words = new Int32Array(4);
+  const bytes = new Uint8Array(words.buffer);
+  let clockGettime: ((clock: number, ts: Uint8Array) => number) | undefined;
+  return () => {
+    (clockGettime ??= libc().clock_gettime)(CLOCK_MONOTONIC, bytes);
+    return words[0] * 1000 + words[2] / 1e6;
+  };
+}
+
+const CLOCK_MONOTONIC = 1;
+
+/**
  * A native library could not be loaded. The message names the Debian
  * package that provides it.
  *

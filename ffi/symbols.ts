@@ -68,6 +68,8 @@ export const LIBC_SYMBOLS = {
   /** int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *buf) (glibc 2.28) */
   statx: { args: ["i32", "buffer", "i32", "u32", "buffer"], result: "i32" },
   getrlimit: { args: ["i32", "buffer"], result: "i32" },
+  /** int clock_gettime(clockid_t clock, struct timespec *ts) (vDSO: no system call) */
+  clock_gettime: { args: ["i32", "buffer"], result: "i32" },
   __errno_location: { args: [], result: "address" },
   uname: { args: ["buffer"], result: "i32" },
   malloc: { args: ["u64"], result: "address" },

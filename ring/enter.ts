@@ -14,7 +14,12 @@
  *
  * @module
  */
-import { addressNumber, liburing, NULL_ADDRESS } from "../ffi/mod.ts";
+import {
+  addressNumber,
+  liburing,
+  NULL_ADDRESS,
+  U64_AS_BIGINT,
+} from "../ffi/mod.ts";
 import { UringError } from "../sys/errors.ts";
 import { setU64Number } from "../structs/view.ts";
 import { EBUSY, EINTR } from "../structs/errno.ts";
@@ -64,7 +69,15 @@ export class IoUringEnter {
   readonly #sqFlags: number;
   readonly #enter: ReturnType<typeof liburing>["io_uring_enter"];
   #enter2: ReturnType<typeof liburing>["io_uring_enter2"] | undefined;
-  #waitArg: { bytes: Uint8Array; view: DataView; address: number } | undefined;
+  #waitArg:
+    | {
+      bytes: Uint8Array;
+      view: DataView;
+      /** The struct's address and size as the runtime's fast FFI path takes them. */
+      address: number | bigint;
+      size: number | bigint;
+    }
+    | undefined;
   /** The timeout in #waitArg, µs (-1: none written yet). */
   #waitArgUs = -1;
 
@@ -158,14 +171,20 @@ export class IoUringEnter {
       // struct io_uring_getevents_arg { u64 sigmask; u32 sigmask_sz;
       // u32 min_wait_usec; u64 ts; } pointing at a __kernel_timespec.
       const bytes = new Uint8Array(24 + 16);
+      const view = new DataView(bytes.buffer);
+      const address = addressNumber(bytes);
+      setU64Number(view, 16, address + 24);
+      // Deno takes 64-bit arguments on its fast FFI path only as bigints:
+      // as numbers, this call cost ~0.25 µs more than io_uring_enter
+      // (a read completed inside its submit, paired: 0.94 → 1.22 µs).
       this.#waitArg = {
         bytes,
-        view: new DataView(bytes.buffer),
-        address: addressNumber(bytes),
+        view,
+        address: U64_AS_BIGINT ? BigInt(address) : address,
+        size: U64_AS_BIGINT ? 24n : 24,
       };
-      setU64Number(this.#waitArg.view, 16, this.#waitArg.address + 24);
     }
-    const { view, address } = this.#waitArg;
+    const { view, address, size } = this.#waitArg;
     if (timeoutUs !== this.#waitArgUs) {
       // The Promise layer passes the same timeout every time: written once.
       this.#waitArgUs = timeoutUs;
@@ -176,6 +195,6 @@ export class IoUringEnter {
     const flags = IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG |
       this.#wakeup();
     this.#enter2 ??= liburing().io_uring_enter2;
-    return this.#enter2(this.#fd, toSubmit, minComplete, flags, address, 24);
+    return this.#enter2(this.#fd, toSubmit, minComplete, flags, address, size);
   }
 }

@@ -73,7 +73,7 @@ export const MAX_SKIPPED_WAITS = 256;
 export class InlineChain {
   /** The chain budget in ms. */
   readonly #budgetMs: number;
-  /** performance.now() when this chain began; 0: no chain yet this turn. */
+  /** The pump's clock (ms) when this chain began; 0: no chain yet this turn. */
   #start = 0;
   /** Flushes left that do not wait (after a timeout). */
   #skip = 0;
@@ -127,6 +127,16 @@ export class InlineChain {
       return 0;
     }
     return INLINE_WAIT_TIMEOUT_US;
+  }
+
+  /**
+   * Whether the next chain's first flush would sleep in the kernel for a
+   * completion (the budget allows sleeping, no back-off, recent waits
+   * short), without using up a skipped wait as {@linkcode waitUs} does.
+   */
+  willWait(): boolean {
+    return this.#budgetMs > 0 && this.#skip === 0 &&
+      this.#averageUs <= SLOW_WAIT_US;
   }
 
   /**

@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { cachedAddress, completionWaiter } from "../ffi/mod.ts";
+import { cachedAddress, completionWaiter, monotonicMs } from "../ffi/mod.ts";
 import type { CompletionWaiter } from "../ffi/mod.ts";
 import type { RingCore } from "./core.ts";
 import { OPS } from "./ops.ts";
@@ -322,7 +322,7 @@ export class CompletionPump {
     // the kernel for a quick request about to complete, skipping the
     // waiter's round trip. Past the budget, the event loop gets its turn.
     const chain = this.#chain;
-    let now = performance.now();
+    let now = monotonicMs();
     const open = chain.open(now);
     // Sleep only once the program has had its say: no request settled
     // since this flush was queued (the continuations of those that did run
@@ -341,7 +341,7 @@ export class CompletionPump {
       const us = chain.waitUs(now);
       if (us > 0) {
         const result = this.#submitAndWait(us);
-        const after = performance.now();
+        const after = monotonicMs();
         const tookUs = (after - now) * 1000;
         chain.waited(result, tookUs);
         now = after;
@@ -371,7 +371,7 @@ export class CompletionPump {
         const us = chain.waitUs(now);
         if (us > 0) {
           const result = this.core.waitCqeTimeout(1, us);
-          const after = performance.now();
+          const after = monotonicMs();
           chain.waited(result, (after - now) * 1000);
           now = after;
           this.#reapAll();
@@ -388,10 +388,13 @@ export class CompletionPump {
       // The next request may come turns later: the marker ends this chain
       // when the event loop turns, so that request starts a fresh one.
       this.#marker.watchTurn();
-    } else if (!open && this.core.cqReady() > 0) {
-      // The budget is spent and completions are already waiting: a turn
-      // of the event loop (the marker) is cheaper than the waiter's round
-      // trip, which would return at once.
+    } else if (
+      !open && (this.core.cqReady() > 0 ||
+        (this.#quickInFlight > 0 && chain.willWait()))
+    ) {
+      // The budget is spent; completions wait, or quick requests the next
+      // chain would sleep for are in flight: a turn of the event loop (the
+      // marker), then that reap or sleep, beats the waiter's round trip.
       this.#marker.watchTurn();
       this.#marker.callAfterTurn();
     } else if (
