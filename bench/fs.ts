@@ -12,6 +12,12 @@
  * - `copyFile` of 256 MiB vs `node:fs/promises.copyFile` (and
  *   `Deno.copyFile` on Deno), which use copy_file_range in the kernel.
  *
+ * - beside each readFile and writeFile, a floor: the same work as plain
+ *   synchronous system calls on the JS thread (open, statx, read(2) into
+ *   fresh memory, close; open, write(2) of the caller's bytes, close),
+ *   which no async API can beat by much: it tells how close the runtime's
+ *   own calls already are to the kernel's cost.
+ *
  * Files live on the disk file system (a directory under /var/tmp by
  * default, never /dev/shm) and are read while in the page cache: each case
  * reads its file once before timing. Contenders alternate round by round so
@@ -35,6 +41,9 @@ import {
   writeFile,
 } from "../mod.ts";
 import { runtimeName } from "../raw.ts";
+import { addressNumber, libc } from "../ffi/mod.ts";
+import { closeFd, openFd } from "../sys/fd.ts";
+import { typeAndSize } from "../sys/cached.ts";
 
 type Op = () => Promise<unknown>;
 
@@ -73,6 +82,46 @@ const own = {
   streamName: isDeno ? "FsFile.readable" : "Bun.file().stream()",
   stream: async (path: string): Promise<ReadableStream<Uint8Array>> =>
     isDeno ? (await g.Deno.open(path)).readable : g.Bun.file(path).stream(),
+};
+
+/**
+ * The floors: what any readFile / writeFile must do, done synchronously on
+ * the JS thread with nothing else (no event loop, no threads, no staging):
+ * open, statx, read(2) into fresh memory, close; and open, write(2) of the
+ * caller's bytes (the one copy into the page cache), close. They block the
+ * thread, so they are references, not contenders for an async API.
+ */
+const floor = {
+  read: (path: string): Uint8Array => {
+    const fd = openFd(path, 0);
+    try {
+      const out = new Uint8Array(typeAndSize(fd).size);
+      const at = addressNumber(out);
+      for (let done = 0; done < out.byteLength;) {
+        const n = Number(libc().read(fd, at + done, out.byteLength - done));
+        if (n <= 0) break;
+        done += n;
+      }
+      return out;
+    } finally {
+      closeFd(fd);
+    }
+  },
+  write: (path: string, data: Uint8Array): void => {
+    const fd = openFd(path, 0o101); // O_WRONLY | O_CREAT: over the file in place
+    try {
+      const at = addressNumber(data);
+      for (let done = 0; done < data.byteLength;) {
+        const n = Number(
+          libc().write(fd, at + done, Math.min(MiB, data.byteLength - done)),
+        );
+        if (n <= 0) throw new Error(`write(2) returned ${n}`);
+        done += n;
+      }
+    } finally {
+      closeFd(fd);
+    }
+  },
 };
 
 async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
@@ -134,6 +183,7 @@ try {
         ["uring readFile", () => readFile(path)],
         [own.readName, () => own.read(path)],
         ["node:fs readFile", () => nodeFs.readFile(path)],
+        ["floor: sync read(2)", () => Promise.resolve(floor.read(path))],
       ]),
     );
   }
@@ -146,6 +196,10 @@ try {
         ["uring writeFile", () => writeFile(out, big)],
         [own.writeName, () => own.write(out, big)],
         ["node:fs writeFile", () => nodeFs.writeFile(out, big)],
+        [
+          "floor: sync write(2)",
+          () => Promise.resolve(floor.write(out, big)),
+        ],
       ]),
     );
   }

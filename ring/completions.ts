@@ -102,20 +102,6 @@ export class CompletionQueue {
   }
 
   /**
-   * Whether a completion of a request with user_data `low` (high word 0)
-   * is among those ready, without consuming any.
-   */
-  holds(low: number): boolean {
-    const cq = this.#ring;
-    const tail = Atomics.load(cq, this.#tailIndex);
-    for (let head = this.#head; head !== tail; head = (head + 1) >>> 0) {
-      const w = this.#cqeWord0 + (head & this.#mask) * this.#cqeWordsPerEntry;
-      if (cq[w] === low && cq[w + 1] === 0) return true;
-    }
-    return false;
-  }
-
-  /**
    * How many of `userData[0..count)` (requests, high word 0) are among the
    * ready completions in that order, possibly with others between them:
    * the length of the prefix found in one pass.

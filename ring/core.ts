@@ -447,11 +447,6 @@ export class RingCore extends PrepHelpers {
     return this.#cq.holdsInOrder(userData, count);
   }
 
-  /** Whether a request's completion (user_data `low`, high 0) is in the CQ. */
-  cqHolds(low: number): boolean {
-    return this.#cq.holds(low);
-  }
-
   /** Publishes prepared SQEs without entering the kernel; returns the count pending. */
   flushSq(): number {
     this.#assertOpen("flushSq");

@@ -206,9 +206,10 @@ function awaitCompletion(core: RingCore, userData: number): void {
   // Returning before it is in would let JavaScript free the memory the
   // kernel is writing: this waits, whatever the wait itself answers (on a
   // ring the pump keeps open, only EINTR).
-  if (core.cqHolds(userData)) return;
+  const wanted = [userData];
+  if (core.cqHoldsInOrder(wanted, 1) === 1) return;
   inPlaceCounts.waited++;
-  while (!core.cqHolds(userData)) {
+  while (core.cqHoldsInOrder(wanted, 1) === 0) {
     // Sleeps until the CQ holds one completion more than it does now.
     core.enter(0, core.cqReady() + 1, IORING_ENTER_GETEVENTS);
   }
