@@ -80,11 +80,10 @@ const data = new Uint8Array(SIZE).map(() => (Math.random() * 256) | 0);
 writeFileSync(SHM, data);
 writeFileSync(DIRECT, data);
 try {
-  // On Deno a ring that ran while the code was still cold can stay about
-  // 2x slower per request than one first used after (its io_uring_enter
-  // calls stay off V8's fast API path; docs/perf.md, "The per-request cost
-  // at depth 1"), and whichever tree runs first is that ring. Each tree
-  // first warms up on a ring of its own, thrown away.
+  // Each tree first warms up on a ring of its own, thrown away, so that
+  // neither is measured while V8 is still optimising it. (Before 14-bit
+  // slot generations, a tree's first ring on Deno also stayed about 2x
+  // slower for good: docs/perf.md, "The per-request cost at depth 1".)
   for (const lib of [base, next]) {
     const ring = new lib.Ring({ entries: 128 });
     const fd = lib.openFd(SHM, 0);

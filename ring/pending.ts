@@ -22,6 +22,24 @@ import { finishIo, type Held, type RequestMemory } from "./io_memory.ts";
 import { inPlaceCounts, InPlaceRead, RWF_NOWAIT } from "./in_place.ts";
 import { noteNowaitRead } from "../sys/nowait.ts";
 
+/**
+ * A slot's generation has 14 bits, so a user_data (generation << 16 |
+ * slot) stays below 2^30: a small integer to V8 (31 bits with pointer
+ * compression) and to JSC. With 16 bits, the 32768th request through a
+ * slot (at depth 1, slot 0: about 0.1 s into a program) stored a double
+ * into `PendingOp.userData` (track()), and V8 replaced the op's map. The
+ * optimised `submitRequest` went on allocating its object literal with
+ * the old, deprecated map, and every request after was migrated in the
+ * pump's first access to it (an inline cache miss, ~1.5 µs), which also
+ * kept `#prepare` from being optimised again: on Deno a program's first
+ * ring ran cached 4 KiB reads at depth 1 at ~300K IOPS instead of ~700K,
+ * until something else made V8 recompile `submitRequest` (docs/perf.md,
+ * "The per-request cost at depth 1"). A late cancel or CQE still finds
+ * its request's generation changed unless the slot was reused a multiple
+ * of 16384 times in between.
+ */
+const GENERATION_MASK = 0x3fff;
+
 /** How the ring reads a range again to explain an integrity failure. */
 export type RereadFn = (
   fd: number,
@@ -262,9 +280,9 @@ export class PendingRequests {
       this.#ops.push(undefined);
       this.#generation.push(0);
     }
-    const generation = (this.#generation[slot] + 1) & 0xffff;
+    const generation = (this.#generation[slot] + 1) & GENERATION_MASK;
     this.#generation[slot] = generation;
-    return ((generation << 16) | slot) >>> 0;
+    return (generation << 16) | slot;
   }
 
   /** Puts `op`, now in an SQE with `userData`, into its reserved slot. */
