@@ -14,7 +14,7 @@
 import type { OpSpec } from "./ops.ts";
 import type { DataOpOptions } from "./async_ring.ts";
 import { RingClosedError, UringError } from "./errors.ts";
-import { EAGAIN, ECANCELED, EINTR } from "../structs/errno.ts";
+import { EAGAIN, ECANCELED, EINTR, EOPNOTSUPP } from "../structs/errno.ts";
 import type { PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
 import { clearDeadline, startDeadline, timeoutError } from "./deadlines.ts";
@@ -308,9 +308,9 @@ export class PendingRequests {
     this.#freeSlots.push(slot);
     if (op.memory instanceof InPlaceRead) {
       if (this.#goesOn(op, res)) return op;
-      // EAGAIN is this library's own (RWF_NOWAIT): a read that does not
-      // go on was aborted or its ring is closing.
-      if (res === -EAGAIN) res = -ECANCELED;
+      // EAGAIN and EOPNOTSUPP are this library's own (RWF_NOWAIT): a read
+      // that does not go on was aborted or its ring is closing.
+      if (res === -EAGAIN || res === -EOPNOTSUPP) res = -ECANCELED;
     }
     let failure: unknown = null;
     if (op.memory !== null) {
@@ -323,7 +323,9 @@ export class PendingRequests {
   }
 
   /**
-   * An in-place read that found its data not cached (EAGAIN), or only its
+   * An in-place read that found its data not cached (EAGAIN; EOPNOTSUPP:
+   * the fd now names a file on a file system without RWF_NOWAIT reads, a
+   * number reused behind the fd cache), or only its
    * first `res` bytes: the rest goes on as a staged read, back in the
    * backlog (its promise, deadline and abort listener stay as they are).
    * Returns false when it settles now instead.
@@ -331,9 +333,10 @@ export class PendingRequests {
   #goesOn(op: PendingOp, res: number): boolean {
     const read = op.memory as InPlaceRead;
     if (read.lost || op.state === SETTLED || this.#shuttingDown) return false;
-    noteNowaitRead(op.fd, res !== -EAGAIN);
+    const refused = res === -EAGAIN || res === -EOPNOTSUPP;
+    noteNowaitRead(op.fd, !refused);
     if (
-      !(res === -EAGAIN || (res > 0 && res < read.length)) ||
+      !(refused || (res > 0 && res < read.length)) ||
       this.#memory === undefined || op.signal?.aborted === true
     ) {
       return false;

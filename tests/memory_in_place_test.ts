@@ -409,3 +409,34 @@ test(
     }
   },
 );
+
+const name8 =
+  "an fd number reused behind the fd cache for a tmpfs file: EOPNOTSUPP goes on staged";
+test(name8, skipUnless(name8, reason), async () => {
+  const disk = cachedFile();
+  const shm = tempPath("/dev/shm", "in-place-reused");
+  const other = pattern(SIZE, 11);
+  writeFileSync(shm, other);
+  const lib = libc();
+  const fd = openFd(disk, O_RDONLY);
+  let reused = -1;
+  try {
+    await using ring = new Ring();
+    const buf = new Uint8Array(4096);
+    assert.equal(await ring.read(fd, buf, 0), 4096); // the cache: "NOWAIT ok"
+    // Closed and reopened around the library (no forgetFd): the number
+    // now names a tmpfs file, which refuses RWF_NOWAIT with EOPNOTSUPP.
+    assert.equal(lib.close(fd), 0);
+    reused = lib.open(new TextEncoder().encode(shm + "\0"), O_RDONLY, 0);
+    assert.equal(reused, fd, "the lowest free number comes back");
+    const before = inPlaceCounts.retried;
+    assert.equal(await ring.read(reused, buf, 8192), 4096);
+    assert.deepEqual(buf, other.subarray(8192, 12288));
+    assert.equal(inPlaceCounts.retried - before, 1);
+  } finally {
+    if (reused >= 0) closeFd(reused);
+    else closeFd(fd);
+    rmSync(disk, { force: true });
+    rmSync(shm, { force: true });
+  }
+});
