@@ -161,33 +161,52 @@ export function canUseLoopDevices(): boolean {
 }
 
 /**
- * Attaches a loop device over a fresh zero-filled backing file of `size`
- * bytes in {@linkcode directIoDir}, runs `fn(devicePath)`, and always
- * detaches the device and deletes the file afterwards.
+ * Attaches a loop device over a fresh backing file in
+ * {@linkcode directIoDir} (`backing` zero bytes of that size, or those
+ * bytes), with `sectorSize`-byte logical blocks if given, runs
+ * `fn(devicePath)`, and always detaches the device and deletes the file
+ * afterwards (once the promise settles, when `fn` returns one).
  *
  * @example
  * ```ts
  * import { withLoopDevice } from "./helpers.ts";
  * withLoopDevice(1 << 20, (dev) => console.log(dev)); // /dev/loopN
+ * await withLoopDevice(new Uint8Array(4096).fill(1), async (dev) => {});
  * ```
  */
-export function withLoopDevice<T>(size: number, fn: (device: string) => T): T {
-  const backing = tempPath(directIoDir() ?? "/var/tmp", "loop-backing");
-  writeFileSync(backing, new Uint8Array(size));
+export function withLoopDevice<T>(
+  backing: number | Uint8Array,
+  fn: (device: string) => T,
+  options: { sectorSize?: number } = {},
+): T {
+  const path = tempPath(directIoDir() ?? "/var/tmp", "loop-backing");
+  writeFileSync(
+    path,
+    typeof backing === "number" ? new Uint8Array(backing) : backing,
+  );
   let device = "";
-  try {
-    device = execFileSync("losetup", ["-f", "--show", backing], {
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "pipe"],
-    }).trim();
-    return fn(device);
-  } finally {
+  const cleanup = () => {
     try {
       if (device) execFileSync("losetup", ["-d", device], { stdio: "pipe" });
     } finally {
-      unlinkSync(backing);
+      unlinkSync(path);
     }
+  };
+  let result: T;
+  try {
+    const sector = options.sectorSize ? ["-b", String(options.sectorSize)] : [];
+    device = execFileSync("losetup", ["-f", "--show", ...sector, path], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }).trim();
+    result = fn(device);
+  } catch (error) {
+    cleanup();
+    throw error;
   }
+  if (result instanceof Promise) return result.finally(cleanup) as T;
+  cleanup();
+  return result;
 }
 
 /**

@@ -10,7 +10,6 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import {
   closeFd,
@@ -238,18 +237,7 @@ test(
   "loop device, 4096-byte sectors: a 512-aligned offset is rejected like the kernel does",
   skipUnless("loop 4096", noLoop),
   () => {
-    const backing = tempPath(directIoDir() ?? "/var/tmp", "loop4k");
-    writeFileSync(backing, new Uint8Array(1 << 20));
-    let device = "";
-    try {
-      device = execFileSync(
-        "losetup",
-        ["-f", "--show", "-b", "4096", backing],
-        {
-          encoding: "utf8",
-          stdio: ["ignore", "pipe", "pipe"],
-        },
-      ).trim();
+    withLoopDevice(1 << 20, (device) => {
       checkLoop(device, 4096);
       const fd = openFd(device, O_RDWR | O_DIRECT);
       try {
@@ -264,12 +252,6 @@ test(
       } finally {
         closeFd(fd);
       }
-    } finally {
-      try {
-        if (device) execFileSync("losetup", ["-d", device], { stdio: "pipe" });
-      } finally {
-        unlinkSync(backing);
-      }
-    }
+    }, { sectorSize: 4096 });
   },
 );

@@ -14,7 +14,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
-import { execFileSync } from "node:child_process";
 import {
   canUseLoopDevices,
   collectGarbage,
@@ -22,6 +21,7 @@ import {
   pattern,
   skipUnless,
   tempPath,
+  withLoopDevice,
 } from "./helpers.ts";
 import {
   closeFd,
@@ -86,6 +86,18 @@ function cachedFile(): string {
   return path;
 }
 
+/** Runs `fn` on a fresh cachedFile() opened read-only; closes and deletes it after. */
+async function onCachedFile(fn: (fd: number) => Promise<void>): Promise<void> {
+  const path = cachedFile();
+  const fd = openFd(path, O_RDONLY);
+  try {
+    await fn(fd);
+  } finally {
+    closeFd(fd);
+    rmSync(path, { force: true });
+  }
+}
+
 /**
  * A file of DATA whose bytes from `cachedBytes` on are on the disk only:
  * written through an O_DIRECT fd, which leaves nothing in the page cache.
@@ -109,9 +121,7 @@ async function uncachedFile(ring: Ring, cachedBytes = 0): Promise<string> {
 
 const name1 = "a cached read into a plain buffer goes in place";
 test(name1, skipUnless(name1, reason), async () => {
-  const path = cachedFile();
-  const fd = openFd(path, O_RDONLY);
-  try {
+  await onCachedFile(async (fd) => {
     await using ring = new Ring();
     const before = { ...inPlaceCounts };
     for (const [offset, length] of [[0, 4096], [4096 * 3, 65536], [1, 777]]) {
@@ -132,56 +142,29 @@ test(name1, skipUnless(name1, reason), async () => {
     assert.equal(inPlaceCounts.prepared - before.prepared, 4);
     assert.equal(inPlaceCounts.retried, before.retried);
     assert.equal(inPlaceCounts.waited, before.waited);
-  } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
-  }
+  });
 });
 
 const name2 = "reads at and across the end of the file";
 test(name2, skipUnless(name2, reason), async () => {
-  const path = cachedFile();
-  const fd = openFd(path, O_RDONLY);
-  try {
+  await onCachedFile(async (fd) => {
     await using ring = new Ring();
     const buf = new Uint8Array(8192);
     assert.equal(await ring.read(fd, buf, SIZE - 1000), 1000);
     assert.deepEqual(buf.subarray(0, 1000), DATA.subarray(SIZE - 1000));
     assert.equal(await ring.read(fd, buf, SIZE), 0);
     assert.equal(await ring.read(fd, buf, SIZE + 4096), 0);
-  } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
-  }
+  });
 });
 
-const name3 = "data not in the page cache: the read goes on staged";
-test(name3, skipUnless(name3, reason), async () => {
+/**
+ * Reads back a file whose bytes from `cachedBytes` on are on the disk only:
+ * one in-place attempt, then (EAGAIN, or a short read of the cached part)
+ * the rest staged, unless an emulated disk had it all in by then (`note`).
+ */
+async function readsUncached(cachedBytes: number, note: string): Promise<void> {
   await using ring = new Ring();
-  const path = await uncachedFile(ring);
-  const fd = openFd(path, O_RDONLY);
-  try {
-    const before = { ...inPlaceCounts };
-    const buf = new Uint8Array(SIZE);
-    assert.equal(await ring.read(fd, buf, 0), SIZE);
-    assert.deepEqual(buf, DATA);
-    assert.equal(inPlaceCounts.prepared - before.prepared, 1);
-    notePath(
-      inPlaceCounts.retried > before.retried,
-      "the data was in the page cache by the time of the read (readahead " +
-        "started by the fd's NOWAIT probe completed at once: an emulated " +
-        "disk), so the staged continuation was not exercised here",
-    );
-  } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
-  }
-});
-
-const name4 = "data partly cached: the first bytes in place, the rest staged";
-test(name4, skipUnless(name4, reason), async () => {
-  await using ring = new Ring();
-  const path = await uncachedFile(ring, 4096);
+  const path = await uncachedFile(ring, cachedBytes);
   const fd = openFd(path, O_RDONLY);
   try {
     const before = { ...inPlaceCounts };
@@ -190,16 +173,29 @@ test(name4, skipUnless(name4, reason), async () => {
     assert.deepEqual(buf, DATA);
     assert.equal(inPlaceCounts.prepared - before.prepared, 1);
     assert.ok(inPlaceCounts.retried - before.retried <= 1);
-    notePath(
-      inPlaceCounts.retried > before.retried,
-      "the uncached part was read in by the time of the read (an emulated " +
-        "disk completes readahead at once), so no short read happened here",
-    );
+    notePath(inPlaceCounts.retried > before.retried, note);
   } finally {
     closeFd(fd);
     rmSync(path, { force: true });
   }
-});
+}
+
+const name3 = "data not in the page cache: the read goes on staged";
+test(name3, skipUnless(name3, reason), () =>
+  readsUncached(
+    0,
+    "the data was in the page cache by the time of the read (an emulated " +
+      "disk completes readahead at once), so the staged continuation was " +
+      "not exercised here",
+  ));
+
+const name4 = "data partly cached: the first bytes in place, the rest staged";
+test(name4, skipUnless(name4, reason), () =>
+  readsUncached(
+    4096,
+    "the uncached part was read in by the time of the read (an emulated " +
+      "disk completes readahead at once), so no short read happened here",
+  ));
 
 /** The four ways plain JavaScript takes a buffer's memory away. */
 const DETACH: Record<string, (buffer: ArrayBuffer) => void> = {
@@ -219,9 +215,7 @@ for (const [how, detach] of Object.entries(DETACH)) {
   const name =
     `a buffer detached before the submit (${how}): TypeError, canaries intact, 200 rounds`;
   test(name, skipUnless(name, reason), async () => {
-    const path = cachedFile();
-    const fd = openFd(path, O_RDONLY);
-    try {
+    await onCachedFile(async (fd) => {
       await using ring = new Ring();
       const before = inPlaceCounts.lost;
       for (let round = 0; round < 200; round++) {
@@ -244,18 +238,13 @@ for (const [how, detach] of Object.entries(DETACH)) {
         if (round % 20 === 0) collectGarbage();
       }
       assert.equal(inPlaceCounts.lost - before, 200);
-    } finally {
-      closeFd(fd);
-      rmSync(path, { force: true });
-    }
+    });
   });
 }
 
 const name5 = "a buffer detached after the submit keeps the bytes read before";
 test(name5, skipUnless(name5, reason), async () => {
-  const path = cachedFile();
-  const fd = openFd(path, O_RDONLY);
-  try {
+  await onCachedFile(async (fd) => {
     await using ring = new Ring();
     for (let round = 0; round < 200; round++) {
       const buf = new Uint8Array(4096);
@@ -267,18 +256,13 @@ test(name5, skipUnless(name5, reason), async () => {
       assert.equal(n, 4096);
       assert.deepEqual(moved, DATA.subarray(4096, 8192));
     }
-  } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
-  }
+  });
 });
 
 const name6 =
   "an fd made O_DIRECT behind the fd cache: the read is waited for in the submit";
 test(name6, skipUnless(name6, reason), async () => {
-  const path = cachedFile();
-  const fd = openFd(path, O_RDONLY);
-  try {
+  await onCachedFile(async (fd) => {
     // No inline sleeping: the submit alone, so a read still at the device
     // after it must be waited for by the in-place check.
     await using ring = new Ring({ inlineWaitBudgetUs: 0 });
@@ -324,10 +308,7 @@ test(name6, skipUnless(name6, reason), async () => {
       "every O_DIRECT read completed inside its submit (an emulated disk " +
         "that does I/O synchronously), so none had to be waited for",
     );
-  } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
-  }
+  });
 });
 
 test("files where in-place reads never apply are staged", async () => {
@@ -369,15 +350,8 @@ const name7 =
 test(
   name7,
   skipUnless(name7, canUseLoopDevices() ? false : "needs root and losetup"),
-  async () => {
-    const backing = tempPath(directIoDir() ?? "/var/tmp", "in-place-loop");
-    writeFileSync(backing, DATA);
-    let device = "";
-    try {
-      device = execFileSync("losetup", ["-f", "--show", backing], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      }).trim();
+  () =>
+    withLoopDevice(DATA, async (device) => {
       const fd = openFd(device, O_RDONLY);
       try {
         await using ring = new Ring();
@@ -400,14 +374,7 @@ test(
       } finally {
         closeFd(fd);
       }
-    } finally {
-      try {
-        if (device) execFileSync("losetup", ["-d", device], { stdio: "pipe" });
-      } finally {
-        rmSync(backing, { force: true });
-      }
-    }
-  },
+    }),
 );
 
 const name8 =
