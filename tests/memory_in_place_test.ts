@@ -93,8 +93,11 @@ async function onCachedFile(fn: (fd: number) => Promise<void>): Promise<void> {
   try {
     await fn(fd);
   } finally {
-    closeFd(fd);
-    rmSync(path, { force: true });
+    try {
+      closeFd(fd);
+    } finally {
+      rmSync(path, { force: true });
+    }
   }
 }
 
@@ -104,17 +107,22 @@ async function onCachedFile(fn: (fd: number) => Promise<void>): Promise<void> {
  */
 async function uncachedFile(ring: Ring, cachedBytes = 0): Promise<string> {
   const path = tempPath(dir!, "in-place-uncached");
-  writeFileSync(path, DATA.subarray(0, cachedBytes));
-  const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT);
   try {
-    const aligned = allocateBuffer(SIZE - cachedBytes);
-    aligned.set(DATA.subarray(cachedBytes));
-    assert.equal(
-      await ring.write(fd, aligned, cachedBytes),
-      SIZE - cachedBytes,
-    );
-  } finally {
-    closeFd(fd);
+    writeFileSync(path, DATA.subarray(0, cachedBytes));
+    const fd = openFd(path, O_WRONLY | O_CREAT | O_DIRECT);
+    try {
+      const aligned = allocateBuffer(SIZE - cachedBytes);
+      aligned.set(DATA.subarray(cachedBytes));
+      assert.equal(
+        await ring.write(fd, aligned, cachedBytes),
+        SIZE - cachedBytes,
+      );
+    } finally {
+      closeFd(fd);
+    }
+  } catch (error) {
+    rmSync(path, { force: true }); // the caller removes it only on success
+    throw error;
   }
   return path;
 }
@@ -380,30 +388,30 @@ test(
 const name8 =
   "an fd number reused behind the fd cache for a tmpfs file: EOPNOTSUPP goes on staged";
 test(name8, skipUnless(name8, reason), async () => {
-  const disk = cachedFile();
   const shm = tempPath("/dev/shm", "in-place-reused");
   const other = pattern(SIZE, 11);
-  writeFileSync(shm, other);
   const lib = libc();
-  const fd = openFd(disk, O_RDONLY);
-  let reused = -1;
-  try {
-    await using ring = new Ring();
-    const buf = new Uint8Array(4096);
-    assert.equal(await ring.read(fd, buf, 0), 4096); // the cache: "NOWAIT ok"
-    // Closed and reopened around the library (no forgetFd): the number
-    // now names a tmpfs file, which refuses RWF_NOWAIT with EOPNOTSUPP.
-    assert.equal(lib.close(fd), 0);
-    reused = lib.open(new TextEncoder().encode(shm + "\0"), O_RDONLY, 0);
-    assert.equal(reused, fd, "the lowest free number comes back");
-    const before = inPlaceCounts.retried;
-    assert.equal(await ring.read(reused, buf, 8192), 4096);
-    assert.deepEqual(buf, other.subarray(8192, 12288));
-    assert.equal(inPlaceCounts.retried - before, 1);
-  } finally {
-    if (reused >= 0) closeFd(reused);
-    else closeFd(fd);
-    rmSync(disk, { force: true });
-    rmSync(shm, { force: true });
-  }
+  await onCachedFile(async (fd) => {
+    let reused = -1;
+    try {
+      writeFileSync(shm, other);
+      await using ring = new Ring();
+      const buf = new Uint8Array(4096);
+      assert.equal(await ring.read(fd, buf, 0), 4096); // the cache: "NOWAIT ok"
+      // Closed and reopened around the library (no forgetFd): the number
+      // now names a tmpfs file, which refuses RWF_NOWAIT with EOPNOTSUPP.
+      // (onCachedFile closes the number again at the end.)
+      assert.equal(lib.close(fd), 0);
+      reused = lib.open(new TextEncoder().encode(shm + "\0"), O_RDONLY, 0);
+      assert.equal(reused, fd, "the lowest free number comes back");
+      const before = inPlaceCounts.retried;
+      assert.equal(await ring.read(reused, buf, 8192), 4096);
+      assert.deepEqual(buf, other.subarray(8192, 12288));
+      assert.equal(inPlaceCounts.retried - before, 1);
+    } finally {
+      // A number other than fd (the assertion above failed) is ours to close.
+      if (reused >= 0 && reused !== fd) lib.close(reused);
+      rmSync(shm, { force: true });
+    }
+  });
 });
