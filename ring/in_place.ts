@@ -33,7 +33,6 @@
  */
 import type { RingCore } from "./core.ts";
 import { SQE_WORDS } from "../structs/sqe.ts";
-import { IORING_ENTER_GETEVENTS } from "../structs/constants.ts";
 
 /** RWF_NOWAIT, the `rw_flags` bit of a read that must not wait. */
 export const RWF_NOWAIT = 0x8;
@@ -203,14 +202,18 @@ export class InPlaceReads {
  * there already: the read completed inside the submit).
  */
 function awaitCompletion(core: RingCore, userData: number): void {
-  // Returning before it is in would let JavaScript free the memory the
-  // kernel is writing: this waits, whatever the wait itself answers (on a
-  // ring the pump keeps open, only EINTR).
   const wanted = [userData];
   if (core.cqHoldsInOrder(wanted, 1) === 1) return;
   inPlaceCounts.waited++;
+  // Returning before it is in would let JavaScript free the memory the
+  // kernel is writing, so this waits for as long as it takes, but in 1 ms
+  // steps: on a COOP_TASKRUN ring (the default) a device completion is
+  // posted by task work of this thread, and task work queued while the
+  // thread sleeps in io_uring_enter does not wake it (COOP_TASKRUN's
+  // TWA_NONE), so an unbounded wait can sleep for ever; a CI run hung in
+  // both Linux 6.1 guests with their CPUs idle, which this would explain.
+  // Each enter runs that work.
   while (core.cqHoldsInOrder(wanted, 1) === 0) {
-    // Sleeps until the CQ holds one completion more than it does now.
-    core.enter(0, core.cqReady() + 1, IORING_ENTER_GETEVENTS);
+    core.waitCqeTimeout(core.cqReady() + 1, 1000);
   }
 }
