@@ -34,9 +34,6 @@
 import type { RingCore } from "./core.ts";
 import { SQE_WORDS } from "../structs/sqe.ts";
 
-/** RWF_NOWAIT, the `rw_flags` bit of a read that must not wait. */
-export const RWF_NOWAIT = 0x8;
-
 /**
  * What in-place reads have done in this realm, for tests and diagnosis:
  * `prepared` went to the kernel in place, `retried` went on staged (data

@@ -19,7 +19,8 @@ import type { PackedAttributes } from "./attributes.ts";
 import { rejectAttributeFailure } from "./integrity.ts";
 import { clearDeadline, startDeadline, timeoutError } from "./deadlines.ts";
 import { finishIo, type Held, type RequestMemory } from "./io_memory.ts";
-import { inPlaceCounts, InPlaceRead, RWF_NOWAIT } from "./in_place.ts";
+import { inPlaceCounts, InPlaceRead } from "./in_place.ts";
+import { RWF_NOWAIT } from "../structs/constants.ts";
 import { noteNowaitRead } from "../sys/nowait.ts";
 
 /**

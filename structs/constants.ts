@@ -625,3 +625,5 @@ export const O_CLOEXEC = 0o2000000;
 export const O_SYNC = 0o4010000;
 /** open: a path-only descriptor. */
 export const O_PATH = 0o10000000;
+/** preadv2/pwritev2 and the read/write `rw_flags`: fail with EAGAIN rather than wait. */
+export const RWF_NOWAIT = 0x8;

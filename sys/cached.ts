@@ -16,13 +16,12 @@ import { addressNumber, cachedAddress, errno, libc } from "../ffi/mod.ts";
 import { forgetFd } from "./fd.ts";
 import { UringError } from "./errors.ts";
 import { STATX_OFFSETS } from "../structs/statx.ts";
-import { O_CLOEXEC, O_NONBLOCK } from "../structs/constants.ts";
+import { O_CLOEXEC, O_NONBLOCK, RWF_NOWAIT } from "../structs/constants.ts";
 
 const SYS_OPENAT2 = 437; // the same number on every architecture
 const AT_FDCWD = -100;
 const RESOLVE_CACHED = 0x20; // Linux 5.12
 const F_SETFL = 4;
-const RWF_NOWAIT = 0x8;
 const EINTR = 4;
 
 /** struct open_how { u64 flags; u64 mode; u64 resolve; } */

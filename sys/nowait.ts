@@ -9,6 +9,8 @@
 import { cachedAddress, errno, libc } from "../ffi/mod.ts";
 import { fdEpoch, storageFdHint } from "./fd.ts";
 import { EAGAIN } from "../structs/errno.ts";
+import { RWF_NOWAIT } from "../structs/constants.ts";
+import { IOVEC_SIZE, IovecView } from "../structs/iovec.ts";
 
 const HINT_FDS = 65536;
 /** 0: not asked; SUPPORTED / UNSUPPORTED: what the probe found. */
@@ -24,10 +26,9 @@ const misses = new Uint8Array(HINT_FDS);
 /** A miss streak this long stages the next 2^MAX_MISS_SHIFT requests. */
 const MAX_MISS_SHIFT = 6;
 
-const RWF_NOWAIT = 0x8;
 /** One iovec of one byte, for the probe. */
 const probeByte = new Uint8Array(1);
-const probeIovec = new Uint32Array(4);
+const probeIovec = new Uint8Array(IOVEC_SIZE);
 
 /**
  * Whether a read on `fd` should be tried in place: a regular file or block
@@ -89,10 +90,9 @@ export function noteNowaitRead(fd: number, cached: boolean): void {
  */
 function probe(fd: number): number {
   if (!storageFdHint(fd)) return UNSUPPORTED;
-  const address = cachedAddress(probeByte);
-  probeIovec[0] = address >>> 0;
-  probeIovec[1] = Math.floor(address / 0x1_0000_0000);
-  probeIovec[2] = 1;
+  const iov = new IovecView(probeIovec);
+  iov.base = cachedAddress(probeByte);
+  iov.len = 1;
   const n = libc().preadv2(fd, cachedAddress(probeIovec), 1, 0, RWF_NOWAIT);
   // EAGAIN: supported, not cached. Other errors (EBADF on a write-only
   // fd, EINVAL) leave reads to the staged path, which reports them.
