@@ -128,18 +128,25 @@ export function lostError(read: InPlaceRead): TypeError {
  * ```
  */
 export class InPlaceReads {
-  #reads: InPlaceRead[] = [];
+  /**
+   * The tracked reads in `[0, #count)`; slots past it are null. The array
+   * is never truncated: `length = 0` drops V8's backing store and the next
+   * `push` allocates a new one, which cost ~5 % of a page-cached 4 KiB read
+   * on Deno when done around every submit.
+   */
+  readonly #reads: (InPlaceRead | null)[] = [];
+  #count = 0;
 
   /** How many are tracked (0: both checks are skipped). */
   get size(): number {
-    return this.#reads.length;
+    return this.#count;
   }
 
   /** Tracks `read`, just prepared at SQ `position` with `userData`. */
   add(read: InPlaceRead, position: number, userData: number): void {
     read.position = position;
     read.userData = userData;
-    this.#reads.push(read);
+    this.#reads[this.#count++] = read;
     inPlaceCounts.prepared++;
   }
 
@@ -149,7 +156,9 @@ export class InPlaceReads {
    */
   beforeSubmit(core: RingCore): void {
     const taken = core.sqTaken();
-    for (const read of this.#reads) {
+    const reads = this.#reads;
+    for (let i = 0; i < this.#count; i++) {
+      const read = reads[i]!;
       if (read.lost || ((read.position - taken) | 0) < 0) continue;
       // Transferred or detached: the old views read 0 bytes long; a
       // resizable buffer that shrank reads shorter.
@@ -171,17 +180,20 @@ export class InPlaceReads {
   afterSubmit(core: RingCore): void {
     const taken = core.sqTaken();
     const reads = this.#reads;
+    const count = this.#count;
     let kept = 0;
     let done = 0;
-    for (let i = 0; i < reads.length; i++) {
-      const read = reads[i];
+    for (let i = 0; i < count; i++) {
+      const read = reads[i]!;
       if (((read.position - taken) | 0) >= 0) {
         reads[kept++] = read; // still in the SQ
       } else if (!read.lost) {
         this.#taken[done++] = read.userData;
       }
     }
-    reads.length = kept;
+    // Untracked reads are let go: they must not keep the caller's view.
+    for (let i = kept; i < count; i++) reads[i] = null;
+    this.#count = kept;
     if (done === 0) return;
     // Reads issued inside the submit complete in the order they were
     // taken, so one pass over the CQ finds them all in the common case;

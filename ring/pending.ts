@@ -232,7 +232,9 @@ export class PendingRequests {
   /** Gives back the space of the backlog entries taken. */
   compactBacklog(): void {
     const backlog = this.#backlog;
+    if (backlog.length === 0) return; // the common case: nothing deferred
     if (this.#backlogHead === backlog.length) {
+      // A length store is a runtime call in V8, not free: only when needed.
       backlog.length = 0;
       this.#backlogHead = 0;
     } else if (

@@ -8,6 +8,7 @@
  * @module
  */
 import type { RingCore } from "./core.ts";
+import { monotonicMs } from "../ffi/mod.ts";
 import {
   IORING_ENTER_GETEVENTS,
   IORING_SQ_TASKRUN,
@@ -93,7 +94,7 @@ export class TaskrunCheck {
 export class TimerTurnMarker {
   /** Whether the marker (a setImmediate) is scheduled and has not run. */
   #pending = false;
-  /** performance.now() when the pending marker was scheduled. */
+  /** monotonicMs() when the pending marker was scheduled. */
   #setAt = 0;
   /** Whether `onTurn` is due when the marker runs. */
   #callOnTurn = false;
@@ -114,7 +115,9 @@ export class TimerTurnMarker {
    * loop has turned.
    */
   watchTurn(): void {
-    if (!this.#pending) this.#schedule(performance.now());
+    // monotonicMs, not performance.now(): about 35 ns against 85 on Deno,
+    // and this runs at the end of every chain.
+    if (!this.#pending) this.#schedule(monotonicMs());
   }
 
   #schedule(now: number): void {
@@ -138,7 +141,7 @@ export class TimerTurnMarker {
    * marker); its timers were on time without it.
    */
   timersStarved(): boolean {
-    const now = performance.now();
+    const now = monotonicMs();
     if (!this.#pending) {
       this.#schedule(now);
       return false;
