@@ -211,6 +211,17 @@ export function cachedDirectIoAlignment(fd: number): DirectIoAlignment {
   return alignment;
 }
 
+/**
+ * ArrayBuffers seen as caller memory of a fixed length: not library-owned,
+ * not an unpublished result buffer, not resizable. None of that can change
+ * for an ArrayBuffer (owned and result memory is marked when it is made,
+ * and a published buffer never goes back), so one lookup here replaces two
+ * lookups and a `resizable` read per request: about 20 ns on Deno, which
+ * is what staged ÷ zero-copy reads of page-cached 4 KiB blocks missed 0.9
+ * by there.
+ */
+const callerBuffers = new WeakSet<ArrayBufferLike>();
+
 /** Page alignment for staged memory of a buffered fd. */
 const PAGE = 4096;
 
@@ -293,17 +304,24 @@ export class RequestMemory {
     if (!vectored && attrs === null && !directIoHint(req.fd)) {
       // The fast path: one buffer on a buffered fd.
       const view = data as ArrayBufferView;
-      const region = retainIo(view);
-      if (region !== null) {
-        if (region.fixedPool !== null) this.#fixedOwned(req, region);
-        return region;
+      const buffer = view.buffer;
+      // An empty view may be a detached one: retainIo says so.
+      let fixed = view.byteLength > 0 && callerBuffers.has(buffer);
+      if (!fixed) {
+        const region = retainIo(view);
+        if (region !== null) {
+          if (region.fixedPool !== null) this.#fixedOwned(req, region);
+          return region;
+        }
+        // The library's own result memory, not handed out yet: nothing can
+        // pull it from under the kernel, so no staging (io_buffers.ts).
+        if (isUnpublished(view)) return null;
+        fixed = fixedLength(view);
+        if (fixed && view.byteLength > 0) callerBuffers.add(buffer);
       }
-      // The library's own result memory, not handed out yet: nothing can
-      // pull it from under the kernel, so no staging (io_buffers.ts).
-      if (isUnpublished(view)) return null;
       if (
         inPlace && req.spec === OPS.read && req.off >= 0 &&
-        view.byteLength > 0 && nowaitReadHint(req.fd) && fixedLength(view)
+        view.byteLength > 0 && fixed && nowaitReadHint(req.fd)
       ) {
         // this.addr is the caller's own (req.addr), as the kernel wants.
         this.opFlags = req.opFlags | RWF_NOWAIT;
