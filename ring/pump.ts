@@ -447,7 +447,7 @@ export class CompletionPump {
 
   readonly #onWake = (result: unknown): void => {
     this.#armed = false;
-    this.#chain.reset();
+    this.#chain.reset(true);
     if (this.core.closed) return;
     // The process-wide poller answers EBADF (POLLNVAL) for a fd number that
     // was closed while it polled; a ring that reuses the number may get

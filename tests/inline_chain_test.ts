@@ -9,7 +9,11 @@ import assert from "node:assert/strict";
 import { closeFd, O_RDONLY, openFd, Ring } from "../mod.ts";
 import { pipeFds } from "../raw.ts";
 import { storageFdHint } from "../sys/fd.ts";
-import { InlineChain, SLOW_WAIT_US } from "../ring/inline_chain.ts";
+import {
+  InlineChain,
+  SLOW_WAIT_US,
+  WAKE_CHAIN_BUDGET_MS,
+} from "../ring/inline_chain.ts";
 
 const median = (values: number[]) =>
   [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -90,4 +94,26 @@ test("InlineChain: a chain ends at its budget; waits stop after timeouts and for
   assert.equal(none.open(5), true);
   assert.equal(none.waitUs(5), 0);
   assert.equal(none.open(5), false);
+});
+
+test("InlineChain: a chain started by a wake-up of the waiter gets the short budget, the next turn the full one again", () => {
+  const chain = new InlineChain(500);
+  const inside = WAKE_CHAIN_BUDGET_MS * 0.9;
+  const past = WAKE_CHAIN_BUDGET_MS * 1.1;
+  chain.reset(true); // a wake-up: no timer has run since the last chain
+  assert.equal(chain.open(1000), true);
+  assert.equal(chain.open(1000 + inside), true);
+  assert.ok(chain.waitUs(1000 + inside) > 0);
+  assert.equal(chain.open(1000 + past), false);
+  assert.equal(chain.waitUs(1000 + past), 0);
+  chain.reset(); // a turn of the event loop: the whole budget
+  assert.equal(chain.open(2000), true);
+  assert.equal(chain.open(2000 + past), true);
+  assert.equal(chain.open(2000.4), true);
+  assert.equal(chain.open(2000.6), false);
+  // Never longer than the ring's own budget.
+  const small = new InlineChain(WAKE_CHAIN_BUDGET_MS * 500);
+  small.reset(true);
+  assert.equal(small.open(3000), true);
+  assert.equal(small.open(3000 + WAKE_CHAIN_BUDGET_MS * 0.6), false);
 });
