@@ -141,7 +141,26 @@ export abstract class AsyncRing {
     offset: number | bigint,
     options?: DataOpOptions,
   ): Promise<number> {
+    if (options === undefined) {
+      const done = this.readAtOnce(fd, buf, offset);
+      if (done !== undefined) return done;
+    }
     return this.#submit(OPS.read, [fd, buf, offset], options);
+  }
+
+  /**
+   * A read without options that the backend carried out at once, or
+   * undefined to take the request the usual way (`Ring`: small reads of
+   * tmpfs and page-cached data, sys/read_now.ts).
+   *
+   * @ignore
+   */
+  protected readAtOnce(
+    _fd: number,
+    _buf: ArrayBufferView,
+    _offset: number | bigint,
+  ): Promise<number> | undefined {
+    return undefined;
   }
 
   /**

@@ -76,6 +76,8 @@ export interface FallbackRingOptions extends RingOptions {
   threads?: number;
   /** Accepted so `Ring` options pass through; the fallback never waits inline. */
   inlineWaitBudgetUs?: number;
+  /** Accepted so `Ring` options pass through; the pool makes every call. */
+  readNow?: boolean;
   /**
    * Accepted (and validated) so `Ring` options pass through; nothing is
    * registered: `buffer()` gives ordinary library-owned buffers of this

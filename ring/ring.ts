@@ -57,10 +57,13 @@ import { createFallbackIfAllowed } from "./fallback.ts";
 import { attributesFrom, type PackedAttributes } from "./attributes.ts";
 import { requireRwAttr, targetOfFd, validatePiRequest } from "./pi_validate.ts";
 import { RequestMemory } from "./io_memory.ts";
+import { OPS } from "./ops.ts";
+import { READ_NOW_MAX, readNow } from "../sys/read_now.ts";
+import { memoryFileHint } from "../sys/fd.ts";
 import { StagingPool } from "../memory/staging.ts";
 import { fixedIndexOf, RegisteredPool } from "../memory/registered.ts";
 import { allocateBuffer, ownedRegionOf } from "../memory/owned.ts";
-import { addressNumber } from "../ffi/mod.ts";
+import { addressNumber, cachedAddress } from "../ffi/mod.ts";
 
 export type { DataOpOptions, OpOptions } from "./async_ring.ts";
 
@@ -134,6 +137,19 @@ export interface RingSetupOptions extends RingOptions {
    * completions that recently came within about 250 µs (see docs/perf.md).
    */
   inlineWaitBudgetUs?: number;
+  /**
+   * Whether small reads (up to 256 KiB) of a tmpfs file, and of data in
+   * the page cache while requests come one at a time, are done at once on
+   * the JS thread with one system call, where that is faster than a trip
+   * through the ring (default true; false on SQPOLL and IOPOLL rings).
+   * Such a read never waits for a device: a tmpfs read that io_uring would
+   * hand to a worker thread is a copy from memory, and a page-cached read
+   * is what io_uring itself does inside the submit (sys/read_now.ts,
+   * docs/perf.md). Its Promise settles like any other: while the ring's
+   * chain budget lasts, or after the event loop has turned. false sends
+   * every request through io_uring.
+   */
+  readNow?: boolean;
   /**
    * `count` buffers of `size` bytes that the ring allocates (library-owned
    * memory) and registers as its fixed-buffer table at setup. Reads and
@@ -213,6 +229,8 @@ export class Ring extends AsyncRing {
   readonly #memory: RequestMemory;
   /** The registered pool of the `registeredBuffers` option, or null. */
   readonly #registered: RegisteredPool | null;
+  /** The `readNow` option, false on SQPOLL and IOPOLL rings. */
+  readonly #readsNow: boolean;
 
   /** Which engine serves the Promise API. */
   readonly backend = "io_uring" as const;
@@ -241,6 +259,12 @@ export class Ring extends AsyncRing {
       }
     }
     const registered = checkRegisteredBuffers(options?.registeredBuffers);
+    const readNow = options?.readNow ?? true;
+    if (typeof readNow !== "boolean") {
+      throw new TypeError(
+        `Ring option readNow must be a boolean, got ${typeof readNow}`,
+      );
+    }
     this.core = new RingCore(withFastDefaults(options), PROMISE_OPTION_NAMES);
     this.#registered = null;
     if (registered !== undefined) {
@@ -261,6 +285,8 @@ export class Ring extends AsyncRing {
       this.#registered,
       (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0,
     );
+    this.#readsNow = readNow &&
+      (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0;
     const budgetUs = options?.inlineWaitBudgetUs === undefined
       ? undefined
       : checkInteger(
@@ -467,6 +493,16 @@ export class Ring extends AsyncRing {
     }
     const attrs = req.spec.attributes ? this.#attributes(req, options) : null;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    if (
+      // Reads without options were offered to readAtOnce already.
+      options !== undefined && req.spec === OPS.read && attrs === null &&
+      timeoutMs === 0 && req.opFlags === 0 && req.bufIndex < 0 &&
+      (this.#pump.unbatched || memoryFileHint(req.fd))
+    ) {
+      const view = req.data as ArrayBufferView; // OPS.read: one buffer
+      const done = this.#readNow(req.fd, view, req.addr, req.len, req.off);
+      if (done !== undefined) return done;
+    }
     // Last, as it takes memory: every check that can refuse has run.
     const held = this.#memory;
     const memory = held.hold(req, attrs);
@@ -500,6 +536,65 @@ export class Ring extends AsyncRing {
     const promise = promiseFor(op);
     this.#pump.enqueue(op);
     return promise;
+  }
+
+  /**
+   * The fast lane of `read()` without options: arguments the usual path
+   * would take unchanged go to {@linkcode Ring.#readNow}; anything else
+   * (a bigint offset, a resizable buffer, a wrong type) takes the usual
+   * path, whose checks say what is wrong.
+   *
+   * @ignore
+   */
+  protected override readAtOnce(
+    fd: number,
+    buf: ArrayBufferView,
+    offset: number | bigint,
+  ): Promise<number> | undefined {
+    if (
+      !this.#readsNow || typeof fd !== "number" || (fd >>> 0) !== fd ||
+      fd > 0x7fffffff || Object.is(fd, -0) ||
+      // Cached data in batches goes through the ring: skip the rest.
+      !(this.#pump.unbatched || memoryFileHint(fd)) ||
+      typeof offset !== "number" || !Number.isSafeInteger(offset) ||
+      offset < 0 || Object.is(offset, -0) || !ArrayBuffer.isView(buf)
+    ) {
+      return undefined;
+    }
+    const backing = buf.buffer as { resizable?: boolean; growable?: boolean };
+    if (backing.resizable === true || backing.growable === true) {
+      return undefined;
+    }
+    if (this.core.closed || this.#pump.shuttingDown) return undefined;
+    const len = buf.byteLength;
+    // byteLength 0: nothing to read, or a detached buffer (the usual path
+    // throws for that).
+    if (len === 0) return undefined;
+    return this.#readNow(fd, buf, cachedAddress(buf), len, offset);
+  }
+
+  /**
+   * A read of `len` bytes into `view` (at `addr`) done at once on this
+   * thread (sys/read_now.ts): tmpfs, or cached data while requests come one
+   * per io_uring_enter; never ahead of requests made before it and not yet
+   * submitted. Its Promise, or undefined when it was not done in full and
+   * the request goes through the ring.
+   */
+  #readNow(
+    fd: number,
+    view: ArrayBufferView,
+    addr: number,
+    len: number,
+    off: number,
+  ): Promise<number> | undefined {
+    if (
+      !this.#readsNow || off < 0 || len === 0 || len > READ_NOW_MAX ||
+      !this.#pump.nothingQueued
+    ) {
+      return undefined;
+    }
+    const n = readNow(fd, view, addr, len, off, this.#pump.unbatched);
+    return n === len ? this.#pump.settleDoneNow(n) : undefined;
   }
 
   /** Closes the ring: see `close()`. */

@@ -202,6 +202,7 @@ export const PROMISE_OPTION_NAMES: readonly string[] = Object.freeze([
   "fallback",
   "threads",
   "inlineWaitBudgetUs",
+  "readNow",
   "registeredBuffers",
 ]);
 

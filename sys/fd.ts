@@ -184,6 +184,8 @@ const ASKED_DIRECT = 1;
 const IS_DIRECT = 2;
 const ASKED_STORAGE = 4;
 const IS_STORAGE = 8;
+const ASKED_MEMORY = 16;
+const IS_MEMORY = 32;
 
 /**
  * Whether `fd` was opened with O_DIRECT, asked with fcntl once per fd and
@@ -245,6 +247,41 @@ export function storageFdHint(fd: number): boolean {
     directHints[fd] = hint;
   }
   return (hint & IS_STORAGE) !== 0;
+}
+
+/** statfs f_type of tmpfs (also /dev/shm) and of ramfs. */
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+/** struct statfs (120 bytes on 64-bit Linux); f_type is its first word. */
+const statfsScratch = new Uint8Array(128);
+const statfsWords = new DataView(statfsScratch.buffer);
+
+/**
+ * Whether `fd` is a regular file on tmpfs or ramfs, opened without
+ * O_DIRECT: a file whose data is in memory (sys/read_now.ts reads it at
+ * once). Asked with fstatfs once per fd and remembered like
+ * {@linkcode directIoHint}; one array read after that, as it is asked on
+ * every read.
+ *
+ * @example
+ * ```ts
+ * import { memoryFileHint, openFd } from "./fd.ts";
+ * memoryFileHint(openFd("/dev/shm/x", 0o100)); // true: /dev/shm is tmpfs
+ * ```
+ */
+export function memoryFileHint(fd: number): boolean {
+  if (!(fd >= 0 && fd < HINT_FDS)) return false;
+  const hint = directHints[fd];
+  if ((hint & ASKED_MEMORY) !== 0) return (hint & IS_MEMORY) !== 0;
+  let memory = false;
+  if (storageFdHint(fd) && !directIoHint(fd)) {
+    const type = libc().fstatfs(fd, statfsScratch) === 0
+      ? statfsWords.getUint32(0, true)
+      : 0;
+    memory = type === TMPFS_MAGIC || type === RAMFS_MAGIC;
+  }
+  directHints[fd] |= ASKED_MEMORY | (memory ? IS_MEMORY : 0);
+  return memory;
 }
 
 /**

@@ -2,7 +2,9 @@
  * In-place reads (ring/in_place.ts): a read of a page-cached regular file
  * into a caller's buffer goes to the kernel with the caller's address and
  * RWF_NOWAIT. These tests drive real rings on real files on the disk file
- * system and check what the module promises: the data, the counters that
+ * system (with `readNow: false`: otherwise a read at depth 1 is done at
+ * once on the JS thread, sys/read_now.ts, and never reaches the ring) and
+ * check what the module promises: the data, the counters that
  * show which path a read took, the staged continuation of reads whose
  * data is not (or only partly) cached, buffers detached before the submit
  * (in the four ways the engines offer, 200 rounds each with GC and
@@ -130,7 +132,7 @@ async function uncachedFile(ring: Ring, cachedBytes = 0): Promise<string> {
 const name1 = "a cached read into a plain buffer goes in place";
 test(name1, skipUnless(name1, reason), async () => {
   await onCachedFile(async (fd) => {
-    await using ring = new Ring();
+    await using ring = new Ring({ readNow: false });
     const before = { ...inPlaceCounts };
     for (const [offset, length] of [[0, 4096], [4096 * 3, 65536], [1, 777]]) {
       const buf = new Uint8Array(length);
@@ -156,7 +158,7 @@ test(name1, skipUnless(name1, reason), async () => {
 const name2 = "reads at and across the end of the file";
 test(name2, skipUnless(name2, reason), async () => {
   await onCachedFile(async (fd) => {
-    await using ring = new Ring();
+    await using ring = new Ring({ readNow: false });
     const buf = new Uint8Array(8192);
     assert.equal(await ring.read(fd, buf, SIZE - 1000), 1000);
     assert.deepEqual(buf.subarray(0, 1000), DATA.subarray(SIZE - 1000));
@@ -171,7 +173,7 @@ test(name2, skipUnless(name2, reason), async () => {
  * the rest staged, unless an emulated disk had it all in by then (`note`).
  */
 async function readsUncached(cachedBytes: number, note: string): Promise<void> {
-  await using ring = new Ring();
+  await using ring = new Ring({ readNow: false });
   const path = await uncachedFile(ring, cachedBytes);
   const fd = openFd(path, O_RDONLY);
   try {
@@ -224,7 +226,7 @@ for (const [how, detach] of Object.entries(DETACH)) {
     `a buffer detached before the submit (${how}): TypeError, canaries intact, 200 rounds`;
   test(name, skipUnless(name, reason), async () => {
     await onCachedFile(async (fd) => {
-      await using ring = new Ring();
+      await using ring = new Ring({ readNow: false });
       const before = inPlaceCounts.lost;
       for (let round = 0; round < 200; round++) {
         const buf = new Uint8Array(4096 << (round % 4));
@@ -253,7 +255,7 @@ for (const [how, detach] of Object.entries(DETACH)) {
 const name5 = "a buffer detached after the submit keeps the bytes read before";
 test(name5, skipUnless(name5, reason), async () => {
   await onCachedFile(async (fd) => {
-    await using ring = new Ring();
+    await using ring = new Ring({ readNow: false });
     for (let round = 0; round < 200; round++) {
       const buf = new Uint8Array(4096);
       const pending = ring.read(fd, buf, 4096);
@@ -273,7 +275,7 @@ test(name6, skipUnless(name6, reason), async () => {
   await onCachedFile(async (fd) => {
     // No inline sleeping: the submit alone, so a read still at the device
     // after it must be waited for by the in-place check.
-    await using ring = new Ring({ inlineWaitBudgetUs: 0 });
+    await using ring = new Ring({ inlineWaitBudgetUs: 0, readNow: false });
     // On the disk, so the O_DIRECT reads below need no write-back first.
     await ring.fsync(fd);
     // The cache learns "buffered, takes NOWAIT" ...
@@ -321,7 +323,7 @@ test(name6, skipUnless(name6, reason), async () => {
 
 test("files where in-place reads never apply are staged", async () => {
   const before = inPlaceCounts.prepared;
-  await using ring = new Ring();
+  await using ring = new Ring({ readNow: false });
   // tmpfs takes no RWF_NOWAIT reads (probed once per fd).
   const shm = tempPath("/dev/shm", "in-place-shm");
   writeFileSync(shm, DATA);
@@ -362,7 +364,7 @@ test(
     withLoopDevice(DATA, async (device) => {
       const fd = openFd(device, O_RDONLY);
       try {
-        await using ring = new Ring();
+        await using ring = new Ring({ readNow: false });
         // The first pass may find nothing cached and go on staged; it
         // leaves the device's page cache filled.
         const whole = new Uint8Array(SIZE);
@@ -395,7 +397,7 @@ test(name8, skipUnless(name8, reason), async () => {
     let reused = -1;
     try {
       writeFileSync(shm, other);
-      await using ring = new Ring();
+      await using ring = new Ring({ readNow: false });
       const buf = new Uint8Array(4096);
       assert.equal(await ring.read(fd, buf, 0), 4096); // the cache: "NOWAIT ok"
       // Closed and reopened around the library (no forgetFd): the number

@@ -134,7 +134,12 @@ test("caller buffers are staged in free registered slots; the rest in the stagin
 });
 
 test("the kernel sees fixed-buffer requests: with the table gone they fail with EFAULT", async () => {
-  await using ring = new Ring({ registeredBuffers: { count: 2, size: 4096 } });
+  // readNow: false, or the temporary file's reads (tmpfs, or cached) would
+  // be done at once on the JS thread and never reach the kernel's table.
+  await using ring = new Ring({
+    registeredBuffers: { count: 2, size: 4096 },
+    readNow: false,
+  });
   await withTempFile({ contents: pattern(8192, 3) }, async (fd) => {
     const lent = ring.buffer();
     const owned = allocateBuffer(4096);
