@@ -22,12 +22,14 @@ import {
   O_CREAT,
   O_DIRECT,
   O_EXCL,
+  O_RDONLY,
   O_RDWR,
   openFd,
   RingCore,
   type RingOptions,
 } from "../raw.ts";
 import { probeKernel } from "../ring/kernel_probe.ts";
+import { nowaitReadHint } from "../sys/nowait.ts";
 
 let sequence = 0;
 
@@ -138,6 +140,39 @@ export function directIoDir(): string | null {
     }
   }
   return directDirCache;
+}
+
+/**
+ * A disk directory ({@linkcode directIoDir}) whose files take RWF_NOWAIT
+ * reads (page-cached reads complete inside the submit), or why there is
+ * none.
+ *
+ * @example
+ * ```ts
+ * import { nowaitDir } from "./helpers.ts";
+ * const { dir, reason } = nowaitDir(); // "/var/tmp", false here
+ * ```
+ */
+export function nowaitDir(): { dir: string | null; reason: string | false } {
+  const dir = directIoDir();
+  if (dir === null) {
+    return { dir, reason: "no disk file system with O_DIRECT here" };
+  }
+  const path = tempPath(dir, "nowait-probe");
+  try {
+    writeFileSync(path, "x");
+    const fd = openFd(path, O_RDONLY);
+    try {
+      if (!nowaitReadHint(fd)) {
+        return { dir: null, reason: `${dir} does not take RWF_NOWAIT reads` };
+      }
+    } finally {
+      closeFd(fd);
+    }
+  } finally {
+    rmSync(path, { force: true });
+  }
+  return { dir, reason: false };
 }
 
 /**

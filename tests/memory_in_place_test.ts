@@ -19,7 +19,7 @@ import { rmSync, writeFileSync } from "node:fs";
 import {
   canUseLoopDevices,
   collectGarbage,
-  directIoDir,
+  nowaitDir,
   pattern,
   skipUnless,
   tempPath,
@@ -37,36 +37,9 @@ import {
 import { allocateBuffer } from "../memory/mod.ts";
 import { addressNumber, libc } from "../ffi/mod.ts";
 import { inPlaceCounts } from "../ring/in_place.ts";
-import { nowaitReadHint } from "../sys/nowait.ts";
 
 const SIZE = 256 * 1024;
 const DATA = pattern(SIZE, 7);
-
-/** A disk directory whose files take RWF_NOWAIT reads, or why there is none. */
-function nowaitDir(): { dir: string | null; reason: string | false } {
-  const dir = directIoDir();
-  if (dir === null) {
-    return { dir, reason: "no disk file system with O_DIRECT here" };
-  }
-  const path = tempPath(dir, "nowait-probe");
-  try {
-    writeFileSync(path, "x");
-    const fd = openFd(path, O_RDONLY);
-    try {
-      if (!nowaitReadHint(fd)) {
-        return {
-          dir: null,
-          reason: `${dir} does not take RWF_NOWAIT reads (no in-place reads)`,
-        };
-      }
-    } finally {
-      closeFd(fd);
-    }
-  } finally {
-    rmSync(path, { force: true });
-  }
-  return { dir, reason: false };
-}
 
 const { dir, reason } = nowaitDir();
 

@@ -15,7 +15,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { rmSync, writeFileSync } from "node:fs";
 import {
-  directIoDir,
+  nowaitDir,
   pattern,
   skipUnless,
   tempPath,
@@ -32,7 +32,6 @@ import {
 } from "../raw.ts";
 import { READ_NOW_MAX } from "../sys/read_now.ts";
 import { inPlaceCounts } from "../ring/in_place.ts";
-import { nowaitReadHint } from "../sys/nowait.ts";
 import { EBADF } from "../structs/errno.ts";
 
 const SIZE = 512 * 1024;
@@ -176,28 +175,7 @@ test("readNow: false sends tmpfs reads through the ring; a wrong type is a TypeE
   );
 });
 
-/** A disk directory whose files take RWF_NOWAIT reads, or why there is none. */
-function cachedDir(): { dir: string | null; reason: string | false } {
-  const dir = directIoDir();
-  if (dir === null) return { dir, reason: "no disk file system here" };
-  const path = tempPath(dir, "read-now-probe");
-  try {
-    writeFileSync(path, "x");
-    const fd = openFd(path, O_RDONLY);
-    try {
-      if (!nowaitReadHint(fd)) {
-        return { dir: null, reason: `${dir} does not take RWF_NOWAIT reads` };
-      }
-    } finally {
-      closeFd(fd);
-    }
-  } finally {
-    rmSync(path, { force: true });
-  }
-  return { dir, reason: false };
-}
-
-const cached = cachedDir();
+const cached = nowaitDir();
 const name =
   "page-cached data: at once one at a time, through the ring in batches";
 test(name, skipUnless(name, cached.reason), async () => {
