@@ -36,6 +36,7 @@ import { DISPOSE_WAIT_MS } from "./deadlines.ts";
 import { type PendingOp, PendingRequests, type RereadFn } from "./pending.ts";
 import { TaskrunCheck, TimerTurnMarker } from "./pump_timers.ts";
 import { InlineChain } from "./inline_chain.ts";
+import { DoneNow } from "./done_now.ts";
 import { InPlaceRead, InPlaceReads } from "./in_place.ts";
 import type { RequestMemory } from "./io_memory.ts";
 
@@ -62,13 +63,6 @@ const SUBMIT_CHUNKED_MIN = 2 * DEVICE_SUBMIT_CHUNK;
  * reads at depth 1 went from 595K to 413K IOPS on Deno, paired).
  */
 const INLINE_SUBMIT_US = 3;
-
-/**
- * settleDoneNow looks at the clock (is the chain's budget spent?) and
- * measures the burst once every this many requests (a power of 2): 16 reads
- * done at once take 10-30 µs, well inside a chain's 100-500 µs.
- */
-const DONE_NOW_SAMPLE = 16;
 
 /** user_data high word of internal requests (cancels, linked timeouts, wakeups). */
 const INTERNAL = 1;
@@ -130,6 +124,11 @@ export class CompletionPump {
       this.#taskrun = new TaskrunCheck(core, () => this.#inFlight !== 0);
     }
     this.#chain = new InlineChain(inlineWaitBudgetUs);
+    this.#doneNow = new DoneNow(
+      this.#chain,
+      () => this.#marker.watchTurn(),
+      (size) => this.#noteBatch(size),
+    );
   }
 
   /** Takes a new request: into the SQ now, or into the backlog in order. */
@@ -152,38 +151,12 @@ export class CompletionPump {
   }
 
   /**
-   * The Promise of a request already carried out on the JS thread (a
-   * read done at once, sys/read_now.ts), resolving to `res`.
-   * Settled now while the current chain's budget lasts (the budget inline
-   * completion handling runs on); past it, once the event loop has turned,
-   * so continuations that keep making such requests cannot hold timers and
-   * I/O callbacks back for longer than a chain does.
+   * The Promise of a request already carried out on the JS thread (a read
+   * done at once, sys/read_now.ts), resolving to `res`: see done_now.ts.
    */
   settleDoneNow(res: number): Promise<number> {
-    if (this.#burst > 0) this.#burst++;
-    // The clock and the burst are looked at once every DONE_NOW_SAMPLE
-    // requests: monotonicMs and queueMicrotask on every one cost 11-15 %
-    // of a 4 KiB read at depth 1 on Deno (paired).
-    if ((++this.#doneNow & (DONE_NOW_SAMPLE - 1)) === 0 && !this.#holding) {
-      // Once per turn: the marker's run ends the chain and settles what
-      // is held for it.
-      this.#marker.watchTurn();
-      if (this.#burst === 0) {
-        this.#burst = 1;
-        queueMicrotask(this.#endBurst);
-      }
-      this.#holding = !this.#chain.open(monotonicMs());
-    }
-    if (!this.#holding) return Promise.resolve(res);
-    return new Promise<number>((resolve) => {
-      this.#afterTurn.push(() => resolve(res));
-    });
+    return this.#doneNow.settle(res);
   }
-
-  /** Requests settled by settleDoneNow so far (a running count). */
-  #doneNow = 0;
-  /** The chain's budget is spent: settleDoneNow holds Promises for the turn. */
-  #holding = false;
 
   /**
    * Whether no request waits to go to the kernel (none prepared in the SQ,
@@ -207,30 +180,15 @@ export class CompletionPump {
 
   /** Requests per io_uring_enter or burst lately (a moving average). */
   #perBatch = 1;
-  /** Requests done at once since the current burst began (settleDoneNow). */
-  #burst = 0;
 
   #noteBatch(size: number): void {
     this.#perBatch += (size - this.#perBatch) / 8;
   }
 
-  /** Ends a burst of requests done at once: what the program made in one go. */
-  readonly #endBurst = (): void => {
-    this.#noteBatch(this.#burst);
-    this.#burst = 0;
-  };
-
-  /** Settlements held for the next turn of the event loop (settleDoneNow). */
-  #afterTurn: (() => void)[] = [];
-
   /** The event loop has turned (the marker ran): a new chain may start. */
   #turned(): void {
     this.#chain.reset();
-    this.#holding = false;
-    if (this.#afterTurn.length === 0) return;
-    const settle = this.#afterTurn;
-    this.#afterTurn = [];
-    for (const done of settle) done();
+    this.#doneNow.turned();
   }
 
   /** Fills the SQE(s) for `op`; false when the CQ budget or SQ is full. */
@@ -517,6 +475,8 @@ export class CompletionPump {
   readonly #taskrun: TaskrunCheck | undefined;
   /** The current chain of inline completion handling (inline_chain.ts). */
   readonly #chain: InlineChain;
+  /** Requests done at once on the JS thread and their Promises. */
+  readonly #doneNow: DoneNow;
   /** Requests in flight that complete on their own, soon (PendingOp.quick). */
   #quickInFlight = 0;
   /** In-place reads whose SQEs the kernel may not have taken yet. */

@@ -31,6 +31,8 @@ import {
   UringError,
 } from "../raw.ts";
 import { READ_NOW_MAX } from "../sys/read_now.ts";
+import { DoneNow } from "../ring/done_now.ts";
+import { InlineChain } from "../ring/inline_chain.ts";
 import { inPlaceCounts } from "../ring/in_place.ts";
 import { EBADF } from "../structs/errno.ts";
 
@@ -214,4 +216,34 @@ test(name, skipUnless(name, cached.reason), async () => {
     closeFd(fd);
     rmSync(path, { force: true });
   }
+});
+
+test("DoneNow: past the chain's budget a Promise waits for the turn of the event loop", async () => {
+  // A zero budget: the first look at the clock starts the chain, the next
+  // one finds it spent (the clock is looked at every 16th request).
+  let watched = 0;
+  const bursts: number[] = [];
+  const done = new DoneNow(
+    new InlineChain(0),
+    () => watched++,
+    (size) => bursts.push(size),
+  );
+  const pending = Symbol("pending");
+  const state = (p: Promise<number>) =>
+    Promise.race([p, Promise.resolve(pending)]);
+  const first = Array.from({ length: 31 }, (_, i) => done.settle(i));
+  assert.deepEqual(
+    await Promise.all(first),
+    Array.from({ length: 31 }, (_, i) => i),
+  );
+  const held = done.settle(31);
+  const alsoHeld = done.settle(32);
+  assert.equal(await state(held), pending);
+  assert.equal(await state(alsoHeld), pending);
+  assert.ok(watched >= 2, "the turn was watched");
+  done.turned();
+  assert.equal(await held, 31);
+  assert.equal(await alsoHeld, 32);
+  // Bursts: the sampled requests started one each and it ended at once.
+  assert.ok(bursts.length >= 1 && bursts.every((n) => n >= 1), `${bursts}`);
 });
