@@ -12,7 +12,7 @@
  * completion someone has to be woken for. The copy is about a microsecond
  * for 4 KiB, the hand-off several times that: at depth 16 on /dev/shm the
  * ring made 210-230K reads per second on both runtimes and fio's own
- * io_uring engine 370-410K; this path 550-710K (docs/perf.md). A tmpfs
+ * io_uring engine 370-410K; this path 580-720K (docs/perf.md). A tmpfs
  * read never waits for a device (except a page swapped out, under memory
  * pressure), so it holds the caller's thread about as long as the copy.
  *
@@ -20,12 +20,18 @@
  * completes such a read inside the submitting io_uring_enter
  * (ring/in_place.ts), on the same thread, with the same copy; done here,
  * the request skips the pending table, the SQE and the flush (paired, 4 KiB
- * at depth 1: 1.23x on Deno, 1.62x on Bun). Not when requests come in
+ * at depth 1: 1.37x on Deno, 1.90x on Bun). Not when requests come in
  * batches: one io_uring_enter for 16 reads costs less than 16 preadv2
  * calls (Deno at depth 16: 0.87x done here).
  *
  * Left to the ring: reads over {@linkcode READ_NOW_MAX} (a long copy holds
  * the event loop), O_DIRECT descriptors, other file systems.
+ *
+ * Which file an fd names is a per-fd hint (sys/fd.ts), forgotten when this
+ * library opens or closes the number but not when other code closes it and
+ * the number is reused for a file on a disk: a stale "tmpfs" would then
+ * make a `pread` of data not cached wait for the disk on the JS thread. The
+ * bytes are right either way; only the wait moves.
  *
  * @module
  */
