@@ -175,15 +175,15 @@ async function syncPromiseLoop(
   return iops;
 }
 
+/** Reads the idle-ring and idle-fsp workers make before they idle. */
+const IDLE_PROBE_READS = 2000;
+
 /**
  * CPU time per second of idling after a run (all threads), with whatever
  * the run opened still open. Measured after a 1 s settle: the first
  * second after a run carries the engine's own tail (JIT, GC), which a
  * process that never opened a ring shows as well.
  */
-/** Reads the idle-ring worker makes before it idles. */
-const IDLE_PROBE_READS = 2000;
-
 async function idleCpuMs(): Promise<number> {
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
   await sleep(1000);
@@ -230,24 +230,25 @@ async function runWorker(args: string[]): Promise<RunResult> {
     // node:fs/promises, the baseline), then idling with it all open.
     const buffers = Array.from({ length: 16 }, () => alignedBuffer(BLOCK));
     const next = randomBlocks(7, blocks);
-    let left = IDLE_PROBE_READS;
+    let readAt: (buf: Uint8Array, offset: number) => Promise<unknown>;
+    let close: () => Promise<void>;
     if (engine === "idle-ring") {
       const fd = openFd(file, O_RDONLY | (direct ? O_DIRECT : 0));
       const ring = new Ring({ entries: 16 });
-      await Promise.all(buffers.map(async (buf) => {
-        while (left-- > 0) await ring.read(fd, buf, next());
-      }));
-      result.idleCpuMs = await idleCpuMs();
-      await ring.close();
+      readAt = (buf, offset) => ring.read(fd, buf, offset);
+      close = () => ring.close();
     } else {
       const fsp = await import("node:fs/promises");
       const handle = await fsp.open(file, "r");
-      await Promise.all(buffers.map(async (buf) => {
-        while (left-- > 0) await handle.read(buf, 0, BLOCK, next());
-      }));
-      result.idleCpuMs = await idleCpuMs();
-      await handle.close();
+      readAt = (buf, offset) => handle.read(buf, 0, BLOCK, offset);
+      close = () => handle.close();
     }
+    let left = IDLE_PROBE_READS;
+    await Promise.all(buffers.map(async (buf) => {
+      while (left-- > 0) await readAt(buf, next());
+    }));
+    result.idleCpuMs = await idleCpuMs();
+    await close();
   } else if (engine === "sleep") {
     // The idle baseline: a process of the same runtime that opens nothing
     // and only sleeps, measured the same way (see idleCpuMs).

@@ -58,7 +58,7 @@ export const LIBC_SYMBOLS = {
   write: { args: ["i32", "address", "u64"], result: "i64" },
   /** ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags): RWF_NOWAIT reads of cached data */
   preadv2: { args: ["i32", "address", "i32", "i64", "i32"], result: "i64" },
-  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset): reads of tmpfs files on the JS thread (sys/memory_file.ts) */
+  /** ssize_t pread(int fd, void *buf, size_t count, off_t offset): reads of tmpfs files on the JS thread (sys/read_now.ts) */
   pread: { args: ["i32", "address", "u64", "i64"], result: "i64" },
   /** int fstatfs(int fd, struct statfs *buf): which file system a file is on */
   fstatfs: { args: ["i32", "buffer"], result: "i32" },

@@ -278,15 +278,17 @@ export class Ring extends AsyncRing {
         throw error;
       }
     }
-    // In-place reads need the pump's checks around its own submits: not
-    // on a ring whose SQ thread submits (SQPOLL) or that polls (IOPOLL).
+    // In-place reads need the pump's checks around its own submits, and
+    // reads done at once bypass its submits: neither on a ring whose SQ
+    // thread submits (SQPOLL) or that polls (IOPOLL).
+    const pumpSubmits =
+      (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0;
     this.#memory = new RequestMemory(
       new StagingPool(),
       this.#registered,
-      (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0,
+      pumpSubmits,
     );
-    this.#readsNow = readNow &&
-      (this.core.flags & (IORING_SETUP_SQPOLL | IORING_SETUP_IOPOLL)) === 0;
+    this.#readsNow = readNow && pumpSubmits;
     const budgetUs = options?.inlineWaitBudgetUs === undefined
       ? undefined
       : checkInteger(
@@ -495,8 +497,9 @@ export class Ring extends AsyncRing {
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (
       // Reads without options were offered to readAtOnce already.
-      options !== undefined && req.spec === OPS.read && attrs === null &&
-      timeoutMs === 0 && req.opFlags === 0 && req.bufIndex < 0 &&
+      options !== undefined && this.#readsNow && req.spec === OPS.read &&
+      attrs === null && timeoutMs === 0 && req.opFlags === 0 &&
+      req.bufIndex < 0 && req.off >= 0 && req.len > 0 &&
       (this.#pump.unbatched || memoryFileHint(req.fd))
     ) {
       const view = req.data as ArrayBufferView; // OPS.read: one buffer
@@ -574,11 +577,12 @@ export class Ring extends AsyncRing {
   }
 
   /**
-   * A read of `len` bytes into `view` (at `addr`) done at once on this
-   * thread (sys/read_now.ts): tmpfs, or cached data while requests come one
-   * per io_uring_enter; never ahead of requests made before it and not yet
-   * submitted. Its Promise, or undefined when it was not done in full and
-   * the request goes through the ring.
+   * A read of `len` (> 0) bytes at `off` (≥ 0) into `view` (at `addr`)
+   * done at once on this thread (sys/read_now.ts), on a ring that reads
+   * now: tmpfs, or cached data while requests come one per io_uring_enter;
+   * never ahead of requests made before it and not yet submitted. Its
+   * Promise, or undefined when it was not done in full and the request
+   * goes through the ring. Both callers have checked the rest.
    */
   #readNow(
     fd: number,
@@ -587,12 +591,7 @@ export class Ring extends AsyncRing {
     len: number,
     off: number,
   ): Promise<number> | undefined {
-    if (
-      !this.#readsNow || off < 0 || len === 0 || len > READ_NOW_MAX ||
-      !this.#pump.nothingQueued
-    ) {
-      return undefined;
-    }
+    if (len > READ_NOW_MAX || !this.#pump.nothingQueued) return undefined;
     const n = readNow(fd, view, addr, len, off, this.#pump.unbatched);
     return n === len ? this.#pump.settleDoneNow(n) : undefined;
   }
