@@ -10,7 +10,10 @@ import { closeFd, O_RDONLY, openFd, Ring } from "../mod.ts";
 import { pipeFds } from "../raw.ts";
 import { storageFdHint } from "../sys/fd.ts";
 import {
+  DEVICE_WAIT_US,
+  INLINE_WAIT_TIMEOUT_US,
   InlineChain,
+  MIN_BOUNDED_WAIT_US,
   SLOW_WAIT_US,
   WAKE_CHAIN_BUDGET_MS,
 } from "../ring/inline_chain.ts";
@@ -116,4 +119,30 @@ test("InlineChain: a chain started by a wake-up of the waiter gets the short bud
   small.reset(true);
   assert.equal(small.open(3000), true);
   assert.equal(small.open(3000 + WAKE_CHAIN_BUDGET_MS * 0.6), false);
+});
+
+test("InlineChain: a sleep for a device's completion ends with the chain's budget, and its timeout does not back off", () => {
+  const chain = new InlineChain(500);
+  chain.open(1000);
+  // Memory-backed requests only: the long timeout.
+  assert.equal(chain.waitUs(1000.1), INLINE_WAIT_TIMEOUT_US);
+  // An O_DIRECT request in flight: what is left of the 0.5 ms budget.
+  assert.equal(chain.waitUs(1000.1, true), 400);
+  assert.equal(chain.waitUs(1000.49, true), MIN_BOUNDED_WAIT_US);
+  // Timed out at the budget: the next chain sleeps again, no skipping.
+  chain.waited(-62, 400);
+  chain.reset();
+  chain.open(2000);
+  assert.equal(chain.waitUs(2000, true), 500);
+  // Completions that came as slowly as a device's bound the sleep too.
+  const slowish = new InlineChain(500);
+  slowish.open(0);
+  for (let i = 0; i < 40; i++) slowish.waited(1, DEVICE_WAIT_US * 2);
+  assert.equal(slowish.waitUs(0.2), 300);
+  // An unbounded timeout still backs off.
+  const quick = new InlineChain(500);
+  quick.open(0);
+  assert.equal(quick.waitUs(0), INLINE_WAIT_TIMEOUT_US);
+  quick.waited(-62, 5000);
+  assert.equal(quick.waitUs(0.01), 0);
 });

@@ -255,7 +255,7 @@ test("Symbol.dispose in the middle of a full-speed read loop settles every read"
 
 const DIRECT_DIR = directIoDir();
 test(
-  "close() in the middle of an O_DIRECT read loop (chunked submits, early flushes) settles every read",
+  "close() in the middle of an O_DIRECT read loop (chunked submits, early submits) settles every read",
   skipUnless(
     "close() mid O_DIRECT read loop",
     DIRECT_DIR === null && "no file system here accepts O_DIRECT opens",
