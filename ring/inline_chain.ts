@@ -157,7 +157,7 @@ export class InlineChain {
    * stall for milliseconds (this VM's disk: 1-5 ms now and then), and a
    * thread asleep through a stall keeps every timer waiting; with
    * INLINE_WAIT_TIMEOUT_US there, the p99 lateness of a 1 ms interval
-   * timer at O_DIRECT depth 16 was 2.1-2.7 ms, with the bound 1.2-1.7, at
+   * timer at O_DIRECT depth 16 was 2.1-2.7 ms, with the bound 1.1-1.6, at
    * the same throughput (docs/perf.md). Memory-backed completions come in
    * microseconds, and their sleeps keep the long timeout, which wakes
    * faster on this VM (see INLINE_WAIT_TIMEOUT_US).
