@@ -563,13 +563,15 @@ export class CompletionPump {
     if (op === undefined) return;
     this.#settled++;
     if (op.quick) this.#quickInFlight--;
-    if (op.direct) this.#directInFlight--;
-    if (op.direct && ++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
-      // A submit after every few O_DIRECT continuations, not only after
-      // the last: the requests they make reach the device while the rest
-      // of a burst of completions is still being handled (+1-5 % at QD64).
-      this.#directSettled = 0;
-      queueMicrotask(this.#earlySubmit);
+    if (op.direct) {
+      this.#directInFlight--;
+      if (++this.#directSettled >= DEVICE_SUBMIT_CHUNK) {
+        // A submit after every few O_DIRECT continuations, not only after
+        // the last: the requests they make reach the device while the rest
+        // of a burst of completions is still being handled (+1-5 % at QD64).
+        this.#directSettled = 0;
+        queueMicrotask(this.#earlySubmit);
+      }
     }
   }
 

@@ -53,12 +53,11 @@ const iovec = new Uint32Array(4);
 
 /**
  * Reads `len` bytes at `offset` into `view`, whose memory is at `address`,
- * now, on this thread, when `fd` is a tmpfs file or (`cached` true) its data is in the
- * page cache:
- * returns `len` when it read all of them, else -1 (not such a file, not
- * cached, a short read, an error), and the request should go through the
- * ring, which reads it again and reports what happened. What a failed
- * attempt wrote is overwritten by that read.
+ * now, on this thread, when `fd` is a tmpfs file or (`cached` true) its
+ * data is in the page cache. Returns `len` when it read all of them, else
+ * -1 (not such a file, not cached, a short read, an error): the request
+ * should then go through the ring, which reads it again and reports what
+ * happened. What a failed attempt wrote is overwritten by that read.
  *
  * @example
  * ```ts
